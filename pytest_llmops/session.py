@@ -1,0 +1,146 @@
+"""The run's state: settings, parsed cassettes, and activating a test's cassette.
+
+One ``LLMSession`` lives in ``config.stash`` for the whole run. ``activate(item)`` gives a test its
+cassette (replaying or recording, per the mode and whether the file exists), patches the transport
+for the test's duration, and at the end either saves the recording or reports requests that found no
+recorded response.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .cassette import Cassette, CassetteStore, recorded_with
+from .settings import Settings
+from .transport import Exchange, Interceptor
+
+__all__ = ["LLMSession", "TestOutcome", "cassette_path"]
+
+_UNSAFE = re.compile(r"[^\w.\-\[\]@=+,]")
+
+
+def _safe(name: str) -> str:
+    """A test name made safe as a file name (parametrize ids keep their brackets)."""
+    cleaned = _UNSAFE.sub("_", name)
+    return cleaned[:200] if len(cleaned) > 200 else cleaned
+
+
+def cassette_path(settings: Settings, item: Any, name: str | None) -> tuple[Path, bool]:
+    """Where a test's cassette lives, and whether it is shared (named in the marker).
+
+    Default: ``<llm_cassette_dir>/<test module>/<test name>.yaml``. ``cassette="name"`` shares
+    ``<llm_cassette_dir>/<name>.yaml``; a name with a suffix (``.yaml``, ``.yml``, ``.gz``...) or a
+    folder is a path, relative to the test file's folder (or the root folder if it is not there).
+    """
+    if name is None:
+        module = Path(str(item.path)).stem
+        test = item.name if item.cls is None else f"{item.cls.__name__}.{item.name}"
+        return settings.cassette_dir / module / f"{_safe(test)}.yaml", False
+    candidate = Path(name)
+    if candidate.is_absolute():
+        return candidate, True
+    if candidate.suffix or len(candidate.parts) > 1:
+        near_test = Path(str(item.path)).parent / candidate
+        return (near_test if near_test.exists() else settings.rootpath / candidate), True
+    return settings.cassette_dir / f"{_safe(name)}.yaml", True
+
+
+@dataclass
+class TestOutcome:
+    """How the test's call phase ended, as seen by ``pytest_runtest_makereport``."""
+
+    ran: bool = False
+    passed: bool = False
+    assertion_failed: bool = False
+    miss_shown: bool = False  # the test failed with a CassetteMiss, so the user saw it
+
+
+class LLMSession:
+    """Session-wide state of the plugin (one per pytest run, one per xdist worker)."""
+
+    def __init__(self, settings: Settings, session_id: str | None = None) -> None:
+        self.settings = settings
+        self.session_id = session_id or uuid.uuid4().hex[:12]
+        self.store = CassetteStore()
+        self.listeners: list[Callable[[Exchange, Any], None]] = []
+        self.cassettes_used: set[Path] = set()
+
+    def relative(self, path: Path) -> str:
+        with contextlib.suppress(ValueError):
+            return str(path.relative_to(self.settings.rootpath))
+        return str(path)
+
+    def record_command(self, item: Any) -> str:
+        return f"pytest --llm-live '{item.nodeid}'"
+
+    def open_cassette(self, item: Any) -> Cassette:
+        marker = item.get_closest_marker("llm")
+        name = marker.kwargs.get("cassette") if marker is not None else None
+        path, shared = cassette_path(self.settings, item, name)
+        mode = self.settings.mode
+        exists = path.exists()
+        recording = mode == "live" or (mode == "new" and not exists)
+        data = None if recording or not exists else self.store.get(path)
+        self.cassettes_used.add(path)
+        return Cassette(
+            path,
+            recording=recording,
+            data=data,
+            record_command=self.record_command(item),
+            shared=shared,
+            display_path=self.relative(path),
+        )
+
+    @contextlib.contextmanager
+    def activate(self, item: Any, outcome: TestOutcome) -> Iterator[Cassette]:
+        """The test's cassette, with the transport patched while the test runs."""
+        cassette = self.open_cassette(item)
+        interceptor = Interceptor(
+            cassette,
+            filter_headers=self.settings.filter_headers,
+            model_map=self.settings.model_map,
+            on_exchange=lambda exchange: self._notify(exchange, item),
+        )
+        item.stash[INTERCEPTOR_KEY] = interceptor
+        monkeypatch = pytest.MonkeyPatch()
+        try:
+            interceptor.install(monkeypatch)
+            yield cassette
+        finally:
+            monkeypatch.undo()
+        self._finish(cassette, outcome)
+
+    def _notify(self, exchange: Exchange, item: Any) -> None:
+        for listener in self.listeners:
+            listener(exchange, item)
+
+    def _finish(self, cassette: Cassette, outcome: TestOutcome) -> None:
+        __tracebackhide__ = True
+        if cassette.recording:
+            if outcome.ran and (outcome.passed or outcome.assertion_failed):
+                self.store.forget(cassette.path)
+                cassette.save(self.session_id, {"recorded_with": recorded_with()})
+            elif cassette.recorded:
+                pytest.fail(
+                    f"pytest-llmops: the test raised before it finished, so its recording was not written "
+                    f"({len(cassette.recorded)} call(s) discarded); {cassette.display_path} is unchanged.",
+                    pytrace=False,
+                )
+            return
+        if cassette.misses and outcome.ran and not outcome.miss_shown:
+            pytest.fail(
+                "a request had no recorded response, and the code under test caught the error:\n\n"
+                + cassette.misses[0].message,
+                pytrace=False,
+            )
+
+
+INTERCEPTOR_KEY = pytest.StashKey[Interceptor]()

@@ -1,0 +1,240 @@
+"""The seam between the SDKs and the cassette: ``httpx2``'s transports, patched for one test.
+
+Both SDKs send every request through ``httpx2.HTTPTransport.handle_request`` (sync) or
+``httpx2.AsyncHTTPTransport.handle_async_request`` (async). While a test's cassette is active those two
+methods are replaced (through ``pytest.MonkeyPatch``, undone at teardown), so the real SDK builds the
+request, parses the response, runs its retries and raises its own exceptions, and only the network is
+swapped for the cassette:
+
+* replay: the request is looked up in the cassette's index and the recorded response is returned;
+  nothing reaches the network, whatever the URL.
+* live: the request goes out through the original transport; the response is read whole, decoded,
+  scrubbed and recorded, and handed to the SDK.
+
+In replay the SDKs' retry back-off is set to zero, so a recorded 429 or 5xx retries at once.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .cassette import Cassette, Interaction, provider_of
+from .errors import LiveModeError, sdk_compatible
+from .scrubbing import Scrubber
+
+if TYPE_CHECKING:
+    import httpx2
+    import pytest
+
+__all__ = ["Exchange", "Interceptor"]
+
+_KEY_VARIABLES = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+
+
+@dataclass
+class Exchange:
+    """One provider call as the plugin saw it: what the per-call log and usage are built from."""
+
+    interaction: Interaction
+    replayed: bool
+    latency_ms: float
+    substituted_model: tuple[str, str] | None = None  # (asked for, sent) under --llm-model
+
+
+class Interceptor:
+    """Routes the patched transports' requests to one test's cassette."""
+
+    def __init__(
+        self,
+        cassette: Cassette,
+        *,
+        filter_headers: tuple[str, ...] = (),
+        model_map: dict[str, str] | None = None,
+        on_exchange: Callable[[Exchange], None] | None = None,
+    ) -> None:
+        self.cassette = cassette
+        self.filter_headers = filter_headers
+        self.model_map = model_map or {}
+        self.on_exchange = on_exchange
+        #: Called before each request with (request); may return a response to serve instead
+        #: (fault injection) or raise. ``None`` when nothing intercepts.
+        self.before_request: Callable[[httpx2.Request], httpx2.Response | None] | None = None
+
+    # -- installing ----------------------------------------------------------------------------
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import httpx2
+
+        original_sync = httpx2.HTTPTransport.handle_request
+        original_async = httpx2.AsyncHTTPTransport.handle_async_request
+        interceptor = self
+
+        def handle_request(transport: Any, request: httpx2.Request) -> httpx2.Response:
+            return interceptor.handle(request, lambda req: original_sync(transport, req))
+
+        async def handle_async_request(transport: Any, request: httpx2.Request) -> httpx2.Response:
+            return await interceptor.handle_async(request, lambda req: original_async(transport, req))
+
+        monkeypatch.setattr(httpx2.HTTPTransport, "handle_request", handle_request)
+        monkeypatch.setattr(httpx2.AsyncHTTPTransport, "handle_async_request", handle_async_request)
+        if not self.cassette.recording:
+            no_backoff(monkeypatch)
+
+    # -- the two paths -------------------------------------------------------------------------
+    def handle(self, request: httpx2.Request, send: Callable[[httpx2.Request], httpx2.Response]) -> httpx2.Response:
+        __tracebackhide__ = True
+        request, substituted = self._substitute(request)
+        if self.before_request is not None:
+            injected = self.before_request(request)
+            if injected is not None:
+                return injected
+        if not self.cassette.recording:
+            return self._replay(request, substituted)
+        self._check_credentials(request)
+        started = time.perf_counter()
+        response = send(request)
+        try:
+            body = response.read()
+        finally:
+            response.close()
+        return self._recorded(request, response, body, started, substituted)
+
+    async def handle_async(self, request: httpx2.Request, send: Callable[[httpx2.Request], Any]) -> httpx2.Response:
+        __tracebackhide__ = True
+        request, substituted = self._substitute(request)
+        if self.before_request is not None:
+            injected = self.before_request(request)
+            if injected is not None:
+                return injected
+        if not self.cassette.recording:
+            return self._replay(request, substituted)
+        self._check_credentials(request)
+        started = time.perf_counter()
+        response = await send(request)
+        try:
+            body = await response.aread()
+        finally:
+            await response.aclose()
+        return self._recorded(request, response, body, started, substituted)
+
+    def _replay(self, request: httpx2.Request, substituted: tuple[str, str] | None) -> httpx2.Response:
+        __tracebackhide__ = True
+        import httpx2
+
+        started = time.perf_counter()
+        interaction = self.cassette.play(request.method, str(request.url), request.read())
+        body = interaction.response_body
+        response = httpx2.Response(
+            interaction.status,
+            headers=interaction.replay_headers,
+            content=body.encode("utf-8") if isinstance(body, str) else body,
+            request=request,
+        )
+        if self.on_exchange is not None:
+            self.on_exchange(Exchange(interaction, True, (time.perf_counter() - started) * 1000, substituted))
+        return response
+
+    def _recorded(
+        self,
+        request: httpx2.Request,
+        response: httpx2.Response,
+        body: bytes,
+        started: float,
+        substituted: tuple[str, str] | None,
+    ) -> httpx2.Response:
+        import httpx2
+
+        latency = (time.perf_counter() - started) * 1000
+        interaction = self._scrubbed(request, response, body, latency)
+        self.cassette.record(interaction)
+        headers = [
+            (k, v)
+            for k, v in response.headers.multi_items()
+            if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
+        served = httpx2.Response(response.status_code, headers=headers, content=body, request=request,
+                                 extensions={k: v for k, v in response.extensions.items()
+                                             if k in ("http_version", "reason_phrase")})
+        if self.on_exchange is not None:
+            self.on_exchange(Exchange(interaction, False, latency, substituted))
+        return served
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _scrubbed(self, request: httpx2.Request, response: httpx2.Response, body: bytes, latency: float) -> Interaction:
+        scrubber = Scrubber(self.filter_headers)
+        scrubber.learn_headers(request.headers.multi_items())
+        scrubber.learn_headers(response.headers.multi_items())
+        return Interaction(
+            method=request.method,
+            uri=scrubber.url(str(request.url)),
+            request_headers=scrubber.request_headers(request.headers.multi_items()),
+            request_body=_scrub_body(scrubber, request.content),
+            status=response.status_code,
+            reason=response.reason_phrase,
+            response_headers=scrubber.response_headers(response.headers.multi_items()),
+            response_body=_scrub_body(scrubber, body),
+            latency_ms=latency,
+        )
+
+    def _check_credentials(self, request: httpx2.Request) -> None:
+        __tracebackhide__ = True
+        headers = request.headers
+        if headers.get("authorization", "").strip() not in ("", "Bearer", "Bearer ") or headers.get("x-api-key"):
+            return
+        provider = provider_of(str(request.url), headers)
+        variable = _KEY_VARIABLES.get(provider, "the provider's API key variable")
+        raise sdk_compatible(
+            LiveModeError,
+            f"pytest-llmops: --llm-live calls the real {provider} API, but the request carries no API key.\n"
+            f"Set {variable} in the environment, or run without --llm-live to replay the cassette.",
+        )
+
+    def _substitute(self, request: httpx2.Request) -> tuple[httpx2.Request, tuple[str, str] | None]:
+        """Apply ``--llm-model OLD=NEW`` to the request body's ``model``."""
+        if not self.model_map:
+            return request, None
+        import httpx2
+
+        content = request.read()
+        if b'"model"' not in content:
+            return request, None
+        try:
+            data = json.loads(content)
+        except ValueError:
+            return request, None
+        asked = data.get("model") if isinstance(data, dict) else None
+        if asked not in self.model_map:
+            return request, None
+        data["model"] = self.model_map[asked]
+        new_content = json.dumps(data).encode("utf-8")
+        headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() != "content-length"]
+        rewritten = httpx2.Request(request.method, request.url, headers=headers, content=new_content,
+                                   extensions=request.extensions)
+        return rewritten, (asked, data["model"])
+
+
+def _scrub_body(scrubber: Scrubber, body: bytes) -> str | bytes:
+    if not body:
+        return ""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body
+    return scrubber.body(text)
+
+
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the SDKs' retries wait 0 s (replayed and injected errors must not sleep for real)."""
+    import sys
+
+    for module in ("openai._base_client", "anthropic._base_client"):
+        base_client = sys.modules.get(module)
+        if base_client is not None and hasattr(base_client, "BaseClient"):
+            monkeypatch.setattr(base_client.BaseClient, "_calculate_retry_timeout", _zero_wait)
+
+
+def _zero_wait(self: Any, remaining_retries: int, options: Any, response_headers: Any = None) -> float:
+    return 0.0
