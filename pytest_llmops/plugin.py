@@ -14,15 +14,15 @@ from typing import Any
 import pytest
 
 from .cassette import Cassette
+from .context import close_context, open_context
 from .errors import CassetteMiss, LLMOpsError
 from .session import LLMSession, TestOutcome
 from .settings import Settings
+from .transport import KEY_VARIABLES, MISSING_KEY
 
 SESSION_KEY = pytest.StashKey[LLMSession]()
 OUTCOME_KEY = pytest.StashKey[TestOutcome]()
 _ENV_KEY = pytest.StashKey[dict[str, str | None]]()
-_REPLAY_PLACEHOLDER = "llmops-replay-no-key"
-_KEY_VARIABLES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -70,13 +70,14 @@ def pytest_configure(config: pytest.Config) -> None:
     workerinput = getattr(config, "workerinput", None)
     session_id = workerinput.get("llm_session_id") if workerinput else None
     config.stash[SESSION_KEY] = LLMSession(settings, session_id)
-    if not settings.live:
-        # Clients built at import time (``client = OpenAI()``) need a key to exist; replay sends none.
-        saved = {name: os.environ.get(name) for name in _KEY_VARIABLES}
-        config.stash[_ENV_KEY] = saved
-        for name, value in saved.items():
-            if not value:
-                os.environ[name] = _REPLAY_PLACEHOLDER
+    # Clients are often built at import time (``client = OpenAI()``), which fails without a key. Replay
+    # needs none, so a missing key gets a placeholder; in live mode the transport refuses to send the
+    # placeholder and names the variable to set.
+    saved = {name: os.environ.get(name) for name in KEY_VARIABLES.values()}
+    config.stash[_ENV_KEY] = saved
+    for name, value in saved.items():
+        if not value:
+            os.environ[name] = MISSING_KEY
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -150,6 +151,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def _library_frame(path: str) -> bool:
     return any(part in path for part in ("site-packages", "dist-packages", os.sep + "pytest_llmops" + os.sep))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    open_context(item.nodeid, item)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    close_context()
 
 
 # -- fixtures --------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from .cassette import Cassette, CassetteStore, recorded_with
+from .context import current
 from .settings import Settings
 from .transport import Exchange, Interceptor
 
@@ -119,6 +120,11 @@ class LLMSession:
         self._finish(cassette, outcome)
 
     def _notify(self, exchange: Exchange, item: Any) -> None:
+        exchange.test = item.nodeid
+        ctx = current()
+        if ctx is not None:
+            exchange.prompt = ctx.active_prompt
+            ctx.exchanges.append(exchange)
         for listener in self.listeners:
             listener(exchange, item)
 

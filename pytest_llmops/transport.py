@@ -19,11 +19,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .cassette import Cassette, Interaction, provider_of
 from .errors import LiveModeError, sdk_compatible
+from .matching import parse_body
 from .scrubbing import Scrubber
 
 if TYPE_CHECKING:
@@ -32,7 +33,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Exchange", "Interceptor"]
 
-_KEY_VARIABLES = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+KEY_VARIABLES = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+#: Put in a provider's key variable when it is unset, so clients can be built; never sent live.
+MISSING_KEY = "pytest-llmops-no-key"
 
 
 @dataclass
@@ -43,6 +46,20 @@ class Exchange:
     replayed: bool
     latency_ms: float
     substituted_model: tuple[str, str] | None = None  # (asked for, sent) under --llm-model
+    test: str = ""  # node id of the test that made the call
+    prompt: dict[str, str] | None = None  # lineage of the prompt in use when the call was made
+    ts: float = field(default_factory=time.time)
+
+    @property
+    def provider(self) -> str:
+        return self.interaction.provider
+
+    @property
+    def model(self) -> str | None:
+        """The model the request asked for (after any ``--llm-model`` substitution)."""
+        data = parse_body(self.interaction.request_body)
+        model = data.get("model") if isinstance(data, dict) else None
+        return model if isinstance(model, str) else None
 
 
 class Interceptor:
@@ -182,10 +199,11 @@ class Interceptor:
     def _check_credentials(self, request: httpx2.Request) -> None:
         __tracebackhide__ = True
         headers = request.headers
-        if headers.get("authorization", "").strip() not in ("", "Bearer", "Bearer ") or headers.get("x-api-key"):
+        credential = headers.get("x-api-key") or headers.get("authorization", "").removeprefix("Bearer").strip()
+        if credential and MISSING_KEY not in credential:
             return
         provider = provider_of(str(request.url), headers)
-        variable = _KEY_VARIABLES.get(provider, "the provider's API key variable")
+        variable = KEY_VARIABLES.get(provider, "the provider's API key variable")
         raise sdk_compatible(
             LiveModeError,
             f"pytest-llmops: --llm-live calls the real {provider} API, but the request carries no API key.\n"
