@@ -59,11 +59,12 @@ class Project:
         self.monkeypatch.delenv("OPENAI_API_KEY", raising=False)
         self.monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
 
-    def run(self, *args: str, live: bool = False) -> pytest.RunResult:
-        """Run pytest in the project; ``live=True`` also sets the live environment."""
+    def run(self, *args: str, live: bool | None = False) -> pytest.RunResult:
+        """Run pytest in the project: ``live=True`` sets the live environment, ``False`` the replay
+        one, ``None`` leaves the environment as the test set it."""
         if live:
             self.live_env()
-        else:
+        elif live is False:
             self.replay_env()
         return self.pytester.runpytest("-p", "no:cacheprovider", "-p", "no:hypothesispytest", *args)
 

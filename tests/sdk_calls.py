@@ -22,7 +22,7 @@ ANTHROPIC_TOOLS = [{"name": "lookup", "description": "Look a city up",
                     "input_schema": {"type": "object", "properties": {"city": {"type": "string"}},
                                      "required": ["city"]}}]
 MODEL = "gpt-4o-mini"
-CLAUDE = "claude-sonnet-4-5"
+CLAUDE = "claude-sonnet-5-5"
 
 
 _clients: dict[tuple[Any, ...], Any] = {}
