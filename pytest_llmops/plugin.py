@@ -43,6 +43,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="OLD=NEW",
         help="send model NEW wherever a request or prompt asks for OLD (model-upgrade check); repeatable.",
     )
+    group.addoption(
+        "--llm-update-baseline",
+        action="store_true",
+        default=False,
+        help="write this run's scores as the new baseline (llm_baseline); without it the file is never touched.",
+    )
+    group.addoption("--llm-report", metavar="PATH", default=None,
+                    help="write one JSON line per provider call (the per-call log) to PATH.")
+    group.addoption("--llm-budget", metavar="USD", type=float, default=None,
+                    help="live runs: stop calling providers once the estimated spend passes USD.")
+    group.addoption("--llm-html", metavar="PATH", default=None,
+                    help="write a self-contained HTML report of scores vs the baseline to PATH.")
+    group.addoption("--llm-repeat", metavar="N", type=int, default=None,
+                    help="live runs: repeat each LLM test N times, each repetition recorded as its own episode.")
+    group.addoption("--llm-lock-prompts", action="store_true", default=False,
+                    help="after review, accept the current content of every prompt version into the lock file.")
+    group.addoption("--llm-shadow", metavar="MODEL", default=None,
+                    help="live runs: also send each request to MODEL, record and score its answers beside the real ones.")
     parser.addini("llm_cassette_dir", "folder of the cassettes, relative to the root folder", default="cassettes")
     parser.addini("llm_prompt_dir", "folder of the versioned prompts", default="prompts")
     parser.addini("llm_baseline", "the committed score baseline file", default="llm-baseline.json")
@@ -102,6 +120,19 @@ def _fix_live_option(config: pytest.Config) -> None:
         config.args_source = pytest.Config.ArgsSource.ARGS
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    llm = session.config.stash.get(SESSION_KEY, None)
+    if llm is not None:
+        llm.channels.publish(session.config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist controller: merge what a finished worker collected (usage, scores, ...)."""
+    node.config.stash[SESSION_KEY].channels.receive(getattr(node, "workeroutput", {}))
+
+
+@pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """xdist controller: every worker records into the same session (shared cassettes merge)."""
     node.workerinput["llm_session_id"] = node.config.stash[SESSION_KEY].session_id

@@ -22,6 +22,7 @@ from .cassette import Cassette, CassetteStore, recorded_with
 from .context import current
 from .settings import Settings
 from .transport import Exchange, Interceptor
+from .xdist import Channels
 
 __all__ = ["LLMSession", "TestOutcome", "cassette_path"]
 
@@ -73,6 +74,7 @@ class LLMSession:
         self.store = CassetteStore()
         self.listeners: list[Callable[[Exchange, Any], None]] = []
         self.cassettes_used: set[Path] = set()
+        self.channels = Channels()
 
     def relative(self, path: Path) -> str:
         with contextlib.suppress(ValueError):
