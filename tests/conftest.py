@@ -47,7 +47,7 @@ class Project:
         pytester.makepyfile(sdk_calls=(TESTS / "sdk_calls.py").read_text())
         pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
 
-    def live_env(self, openai_key: str = "sk-test-openai-key-0001", anthropic_key: str = "sk-ant-test-key-0001") -> None:
+    def live_env(self, openai_key: str = "loopback-openai-key", anthropic_key: str = "loopback-anthropic-key") -> None:
         self.monkeypatch.setenv("OPENAI_BASE_URL", self.provider.openai_base_url)
         self.monkeypatch.setenv("ANTHROPIC_BASE_URL", self.provider.anthropic_base_url)
         self.monkeypatch.setenv("OPENAI_API_KEY", openai_key)

@@ -116,7 +116,7 @@ def test_matching_ignores_volatile_headers_and_json_layout(project):
 
         @pytest.mark.llm
         def test_call():
-            replay = not os.environ.get("OPENAI_API_KEY", "").startswith("sk-")
+            replay = not os.environ.get("OPENAI_API_KEY", "").startswith("loopback")
             headers = {"User-Agent": "other-sdk/9.9", "X-Stainless-Retry-Count": "3", "Idempotency-Key": "x"} if replay else {}
             client = openai.OpenAI(default_headers=headers)
             # Same JSON, other key order: temperature before messages, 1.0 written as 1.

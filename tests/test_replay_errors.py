@@ -75,7 +75,7 @@ def test_a_miss_caught_by_the_app_is_reported_at_teardown(project):
         def test_ask():
             client = openai.OpenAI()
             ask(client, "recorded question")
-            ask(client, "QUESTION" if not client.api_key.startswith("sk-") else "recorded question")
+            ask(client, "QUESTION" if not client.api_key.startswith("loopback") else "recorded question")
         """
     )
     project.run("--llm-live", live=True).assert_outcomes(passed=1)

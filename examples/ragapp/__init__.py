@@ -1,0 +1,6 @@
+"""A small retrieval-augmented question-answering app: the example the plugin's docs walk through."""
+
+from .app import Answer, Assistant
+from .retriever import Retriever
+
+__all__ = ["Answer", "Assistant", "Retriever"]
