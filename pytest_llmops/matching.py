@@ -42,13 +42,24 @@ def parse_body(body: bytes | str) -> Any:
 
 
 def canonical_body(body: bytes | str) -> Any:
-    """A hashable form of the body: canonical JSON text for JSON, else the bytes themselves."""
+    """A hashable form of the body: canonical JSON text for JSON, else the bytes themselves (a
+    multipart body with its random boundary replaced by a fixed one)."""
     data = parse_body(body)
     if data is not None:
         return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     if isinstance(body, str):
-        return body.encode("utf-8", "surrogateescape")
+        body = body.encode("utf-8", "surrogateescape")
+    if body[:2] == b"--":
+        return _fixed_boundary(bytes(body))
     return bytes(body)
+
+
+def _fixed_boundary(body: bytes) -> bytes:
+    """multipart/form-data: each request draws a random boundary; it never decides the answer."""
+    boundary = body[2:].split(b"\r\n", 1)[0]
+    if not 1 <= len(boundary) <= 200 or b"--" + boundary + b"--" not in body:
+        return body
+    return body.replace(b"--" + boundary, b"--pytest-llmops-boundary")
 
 
 def canonical_query(query: str) -> str:
@@ -109,6 +120,7 @@ def _body_diff(recorded: Any, sent: Any, limit: int = 20) -> list[str]:
                 lines.append(f"{path}: only in the recording ({_short(detail)})")
             else:
                 lines.append(f"{path}: {change.replace('_', ' ')}")
+    lines.sort()  # by path, so the output reads top to bottom like the body
     if len(lines) > limit:
         lines = lines[:limit] + [f"... and {len(lines) - limit} more differences"]
     return lines
