@@ -1,8 +1,9 @@
 """Cassettes: load, index, replay, record and atomically save recorded provider traffic.
 
 A cassette is a vcrpy-format YAML file (``version: 1``, a list of ``interactions`` each holding a
-``request`` and a ``response``), so vcrpy and pytest-recording read ours and we read theirs. Bodies are
-written human-readable: JSON pretty-printed, server-sent events as text, no compression.
+``request`` and a ``response``), so vcrpy and pytest-recording read ours and we read theirs, in every
+layout they wrote (see ``formats``). Bodies are written human-readable: JSON pretty-printed,
+server-sent events as text, no compression.
 
 Loading parses a file once per session (``CassetteStore``) and indexes its interactions by match key
 (see ``matching``), so replaying a call is a dict lookup whatever the size of the cassette. Each test
@@ -13,17 +14,16 @@ requests are answered in recorded order.
 from __future__ import annotations
 
 import contextlib
-import gzip
 import os
 import sys
 import tempfile
 import threading
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import drift, formats
 from .errors import CassetteError, CassetteMiss, sdk_compatible
 from .matching import Candidate, RequestKey, explain_miss, request_key
 
@@ -101,82 +101,24 @@ def provider_of(uri: str, headers: Any = None) -> str:
 
 
 # -- reading ---------------------------------------------------------------------------------------
-def _yaml_loader() -> Any:
-    import yaml
-
-    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _as_text(body: Any) -> str | bytes:
-    if body is None:
-        return ""
-    if isinstance(body, dict):  # vcrpy response body {"string": ...}
-        body = body.get("string", "")
-    if isinstance(body, bytes):
-        try:
-            return body.decode("utf-8")
-        except UnicodeDecodeError:
-            return body
-    return body if isinstance(body, str) else str(body)
-
-
-def _decompress(body: bytes, encoding: str) -> bytes | None:
-    try:
-        if encoding in ("gzip", "x-gzip"):
-            return gzip.decompress(body)
-        if encoding == "deflate":
-            return zlib.decompress(body)
-        if encoding == "br":
-            import brotli  # type: ignore[import-not-found]
-
-            return brotli.decompress(body)
-        if encoding == "zstd":
-            import zstandard  # type: ignore[import-not-found]
-
-            return zstandard.ZstdDecompressor().decompressobj().decompress(body)
-    except Exception:
-        return None
-    return None
-
-
-def _headers(raw: Any) -> dict[str, list[str]]:
-    if not raw:
-        return {}
-    if not isinstance(raw, dict):
-        raise ValueError(f"headers must be a mapping, found {type(raw).__name__}")
-    out: dict[str, list[str]] = {}
-    for name, values in raw.items():
-        values = values if isinstance(values, list) else [values]
-        out.setdefault(str(name).lower(), []).extend(str(v) for v in values)
-    return out
-
-
-def _response_body(raw_body: Any, headers: dict[str, list[str]]) -> str | bytes:
-    body = raw_body.get("string", "") if isinstance(raw_body, dict) else raw_body
-    if isinstance(body, bytes):
-        for encoding in headers.get("content-encoding", []):
-            decoded = _decompress(body, encoding.strip().lower())
-            if decoded is not None:
-                body = decoded
-    return _as_text(body)
-
-
+# Every layout real recorders wrote (vcrpy, its legacy httpx layout, pydantic-ai's parsed_body,
+# !!binary compressed bodies, .yaml.gz, ...) is read and normalised by ``formats``.
 def interaction_from_dict(data: Any) -> Interaction:
-    """An ``Interaction`` from one entry of a vcrpy cassette's ``interactions`` list."""
-    if not isinstance(data, dict) or "request" not in data or "response" not in data:
-        raise ValueError("an interaction needs a 'request' and a 'response'")
+    """An ``Interaction`` from one entry of a cassette's ``interactions`` list (any supported layout)."""
+    return _interaction(formats.normalise_interaction(data))
+
+
+def _interaction(data: dict[str, Any]) -> Interaction:
     req, resp = data["request"], data["response"]
-    status = resp.get("status", {})
-    response_headers = _headers(resp.get("headers"))
     return Interaction(
-        method=str(req["method"]).upper(),
-        uri=str(req["uri"]),
-        request_body=_as_text(req.get("body")),
-        request_headers=_headers(req.get("headers")),
-        status=int(status.get("code", 200) if isinstance(status, dict) else status),
-        reason=str(status.get("message", "") if isinstance(status, dict) else ""),
-        response_headers=response_headers,
-        response_body=_response_body(resp.get("body"), response_headers),
+        method=req["method"],
+        uri=req["uri"],
+        request_body=req["body"],
+        request_headers=req["headers"],
+        status=resp["status"]["code"],
+        reason=resp["status"]["message"],
+        response_headers=resp["headers"],
+        response_body=resp["body"]["string"],
         latency_ms=data.get("latency_ms"),
     )
 
@@ -189,6 +131,7 @@ class CassetteData:
     interactions: list[Interaction]
     meta: dict[str, Any] = field(default_factory=dict)
     index: dict[RequestKey, list[int]] = field(default_factory=dict)
+    format: formats.Format | None = None  # what the file was (None: built in memory)
 
     def __post_init__(self) -> None:
         if not self.index:
@@ -198,46 +141,9 @@ class CassetteData:
 
 def load_cassette(path: Path) -> CassetteData:
     """Parse a cassette file. Raises ``CassetteError`` naming the file (and line) if it is broken."""
-    import yaml
-
-    try:
-        text = path.read_bytes()
-    except OSError as exc:
-        raise CassetteError(f"cannot read cassette {path}: {exc.strerror or exc}") from None
-    if path.suffix == ".gz":
-        try:
-            text = gzip.decompress(text)
-        except (OSError, EOFError) as exc:
-            raise CassetteError(f"cassette {path} is not a valid gzip file: {exc}") from None
-    try:
-        data = yaml.load(text, Loader=_yaml_loader())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise CassetteError(
-            f"cassette {where} is not valid YAML ({problem}).\n"
-            f"Fix the file by hand, or delete it and re-record with --llm-live."
-        ) from None
-    if data is None:
-        data = {"interactions": []}
-    if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
-        raise CassetteError(
-            f"{path} is not a cassette: expected a mapping with an 'interactions' list (vcrpy format).\n"
-            f"Delete it and re-record with --llm-live, or point the test at the right file."
-        )
-    interactions = []
-    for i, raw in enumerate(data["interactions"]):
-        try:
-            interactions.append(interaction_from_dict(raw))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
-            raise CassetteError(
-                f"cassette {path}: interaction #{i + 1} is malformed ({detail}).\n"
-                f"Fix the file by hand, or delete it and re-record with --llm-live."
-            ) from None
-    meta = {k: v for k, v in data.items() if k != "interactions"}
-    return CassetteData(path=path, interactions=interactions, meta=meta)
+    loaded = formats.load(path)
+    interactions = [_interaction(raw) for raw in loaded.interactions]
+    return CassetteData(path=path, interactions=interactions, meta=loaded.meta, format=loaded.format)
 
 
 # -- writing ---------------------------------------------------------------------------------------
@@ -268,15 +174,19 @@ def recorded_with() -> dict[str, str]:
     return versions
 
 
-def save_cassette(path: Path, interactions: list[Interaction], meta: dict[str, Any] | None = None) -> None:
-    """Write a cassette atomically: a temporary file in the same folder, then ``os.replace``."""
+def dump_cassette(interactions: list[Interaction], meta: dict[str, Any] | None = None) -> str:
+    """The YAML text of a cassette (what ``save_cassette`` writes)."""
     import yaml
 
     document: dict[str, Any] = {"interactions": [i.to_dict() for i in interactions]}
     document.update(meta or {})
     document["version"] = FORMAT_VERSION
-    text = yaml.dump(document, Dumper=_dumper(), sort_keys=False, allow_unicode=True, width=120)
-    atomic_write(path, text.encode("utf-8"))
+    return yaml.dump(document, Dumper=_dumper(), sort_keys=False, allow_unicode=True, width=120)
+
+
+def save_cassette(path: Path, interactions: list[Interaction], meta: dict[str, Any] | None = None) -> None:
+    """Write a cassette atomically: a temporary file in the same folder, then ``os.replace``."""
+    atomic_write(path, dump_cassette(interactions, meta).encode("utf-8"))
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -399,6 +309,7 @@ class Cassette:
         self.requests: list[tuple[str, str]] = []  # (method, url) of each request sent
         self.play_count = 0
         self.misses: list[Miss] = []
+        self.drift: list[drift.DriftMatch] = []  # requests matched only through SDK drift rules
 
     # -- what is there ---------------------------------------------------------------------------
     @property
@@ -431,9 +342,15 @@ class Cassette:
             if positions is None:
                 key = _scrubbed_key(method, url, body)  # it was recorded after scrubbing
                 positions = data.index.get(key)
+            played = self._positions.get(key, 0)
+            rules: tuple[str, ...] = ()
+            if positions is None or played >= len(positions):  # a miss: was it sent by an older SDK?
+                found = drift.lookup(method, url, body, data.index, available=self._unplayed)
+                if found is not None:
+                    key, rules = found
+                    positions, played = data.index[key], self._positions.get(key, 0)
             if positions is None:
                 raise self._miss(self._explain(method, url, body))
-            played = self._positions.get(key, 0)
             if played >= len(positions):
                 raise self._miss(
                     f"request sent:      {method} {url}\n"
@@ -443,7 +360,13 @@ class Cassette:
                 )
             self._positions[key] = played + 1
             self.play_count += 1
+            if rules:
+                self.drift.append(drift.DriftMatch(positions[played], method, key[1], rules))
             return data.interactions[positions[played]]
+
+    def _unplayed(self, key: RequestKey) -> bool:
+        assert self._data is not None
+        return self._positions.get(key, 0) < len(self._data.index[key])
 
     def _explain(self, method: str, url: str, body: bytes) -> str:
         data = self._data

@@ -26,8 +26,14 @@ class TestContext:
     active_prompt: dict[str, str] | None = None
     #: Every prompt lineage used by the test, in order of first use.
     prompts: list[dict[str, str]] = field(default_factory=list)
+    #: Lineage of the prompt version the test is about (``@pytest.mark.llm_prompt``): its scores carry
+    #: this one even if the test renders other prompts (a grader's, ...) afterwards.
+    prompt_under_test: dict[str, str] | None = None
     #: Scores recorded by assertions and ``llm_baseline.check`` (``scores.Score``).
     scores: list[Any] = field(default_factory=list)
+    #: The test's LLM judge (``judge.Judge``), set by the ``llm_judge`` fixture or on first use by
+    #: ``assert_judge``; ``None`` until then.
+    judge: Any = None
 
     def use_prompt(self, lineage: dict[str, str]) -> None:
         self.active_prompt = lineage

@@ -102,7 +102,8 @@ are gzip-compressed when the client accepts gzip; SSE bodies use chunked
 transfer encoding.
 
 Run ``python -m pytest_llmops.loopback --port 8765`` to serve until Ctrl-C,
-e.g. to record example cassettes by hand.
+e.g. to record example cassettes by hand; ``--reply MODULE:FUNCTION`` answers
+with a reply function of your own (``fn(request, provider) -> Reply | None``).
 """
 
 from __future__ import annotations
@@ -140,6 +141,7 @@ __all__ = [
     "ReplyFn",
     "ToolCall",
     "default_reply",
+    "load_reply",
     "main",
 ]
 
@@ -1778,6 +1780,24 @@ class LoopbackProvider:
 # --------------------------------------------------------------------------
 
 
+def load_reply(spec: str) -> ReplyFn:
+    """``"module:function"`` -> the reply function (the current directory is importable)."""
+    import importlib
+    import os
+
+    module_name, sep, attribute = spec.partition(":")
+    if not sep or not module_name.strip() or not attribute.strip():
+        raise ValueError("expected MODULE:FUNCTION, e.g. loopback_model:reply")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    target: Any = importlib.import_module(module_name.strip())
+    for part in attribute.strip().split("."):
+        target = getattr(target, part)
+    if not callable(target):
+        raise TypeError(f"{attribute} in {module_name} is not callable")
+    return target  # type: ignore[no-any-return]
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Serve until Ctrl-C: ``python -m pytest_llmops.loopback --port 8765``."""
     parser = argparse.ArgumentParser(
@@ -1787,13 +1807,27 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="port to bind, 0 for any (default: 8765)")
     parser.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
+    parser.add_argument(
+        "--reply",
+        metavar="MODULE:FUNCTION",
+        help="answer with FUNCTION(request, provider) -> Reply | None from MODULE (importable from the "
+        "current directory); None falls back to the default reply",
+    )
     args = parser.parse_args(argv)
+    reply: Optional[ReplyFn] = None
+    if args.reply:
+        try:
+            reply = load_reply(args.reply)
+        except (ImportError, AttributeError, TypeError, ValueError) as exc:
+            parser.error(f"--reply {args.reply}: {exc}")
 
     # Stop cleanly on Ctrl-C and on `kill` (SIGINT is ignored in background jobs of non-interactive shells).
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    server = LoopbackProvider(host=args.host, port=args.port, log=not args.quiet).start()
+    server = LoopbackProvider(reply, host=args.host, port=args.port, log=not args.quiet).start()
     print(f"pytest-llmops loopback provider listening on {server.url}")
+    if args.reply:
+        print(f"  replies:   {args.reply}")
     print(f"  OpenAI:    OPENAI_BASE_URL={server.openai_base_url}")
     print(f"  Anthropic: ANTHROPIC_BASE_URL={server.anthropic_base_url}")
     print("Press Ctrl-C to stop.", flush=True)

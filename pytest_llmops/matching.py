@@ -2,9 +2,10 @@
 
 A request matches a recorded one when the method, the URL path, the query (order ignored) and the
 body are the same, the body compared as parsed JSON (key order, whitespace and ``1.0`` vs ``1``
-ignored). Host and port are ignored (a cassette recorded against one base URL replays against
-another), and so are all headers: ``user-agent``, ``x-stainless-*``, idempotency keys and auth change
-between SDK versions and machines and never decide what the model answers.
+ignored; a multipart body with its random boundary made fixed). Host and port are ignored (a
+cassette recorded against one base URL replays against another), and so are all headers:
+``user-agent``, ``x-stainless-*``, idempotency keys and auth change between SDK versions and machines
+and never decide what the model answers.
 
 The key is computed once per recorded interaction when a cassette is loaded, and once per request
 sent, so a lookup is one dict access whatever the cassette's size.

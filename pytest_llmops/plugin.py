@@ -65,7 +65,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("llm_prompt_dir", "folder of the versioned prompts", default="prompts")
     parser.addini("llm_baseline", "the committed score baseline file", default="llm-baseline.json")
     parser.addini("llm_tolerance", "how far a score may drop below its baseline", default="0.05")
+    parser.addini("llm_tolerance_metrics", "per-metric tolerances, e.g. faithfulness=0.1 judge=0.5", type="args", default=[])
     parser.addini("llm_judge_model", "the pinned model of the LLM judge", default="")
+    parser.addini("llm_pricing", "JSON or TOML file of model prices (USD per 1M tokens) merged over the built-in table",
+                  default="")
     parser.addini(
         "llm_filter_headers",
         "header names scrubbed from cassettes, on top of the built-in secret list",
@@ -80,6 +83,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "llm(cassette=None): the test talks to an LLM provider; its traffic is recorded to / replayed "
         "from <llm_cassette_dir>/<module>/<test>.yaml, or the shared cassette named.",
     )
+    config.addinivalue_line("markers", FAULTS_MARKER_HELP)
     _fix_live_option(config)
     try:
         settings = Settings.from_config(config)
@@ -88,6 +92,10 @@ def pytest_configure(config: pytest.Config) -> None:
     workerinput = getattr(config, "workerinput", None)
     session_id = workerinput.get("llm_session_id") if workerinput else None
     config.stash[SESSION_KEY] = LLMSession(settings, session_id)
+    _configure_usage(config)
+    _configure_adoption(config)
+    _configure_prompts(config)
+    _configure_baseline(config)
     # Clients are often built at import time (``client = OpenAI()``), which fails without a key. Replay
     # needs none, so a missing key gets a placeholder; in live mode the transport refuses to send the
     # placeholder and names the variable to set.
@@ -120,10 +128,19 @@ def _fix_live_option(config: pytest.Config) -> None:
         config.args_source = pytest.Config.ArgsSource.ARGS
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _prompts_sessionstart(session)
+    _baseline_sessionstart(session)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     llm = session.config.stash.get(SESSION_KEY, None)
     if llm is not None:
         llm.channels.publish(session.config)
+    _prompts_sessionfinish(session)
+    _usage_sessionfinish(session)
+    _save_used_cassettes(session)
+    _baseline_sessionfinish(session)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -157,6 +174,7 @@ def pytest_itemcollected(item: pytest.Item) -> None:
     if item.get_closest_marker("llm") is not None and isinstance(item, pytest.Function):
         if "llm_cassette" not in item.fixturenames:
             item.fixturenames = ["llm_cassette", *item.fixturenames]
+    _use_faults_fixture(item)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -177,6 +195,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.longrepr = call.excinfo.getrepr(
             style="long" if style == "auto" else style, funcargs=True, tbfilter=lambda _: frames
         )
+    _baseline_report(item, call, report)
     return report
 
 
@@ -191,7 +210,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item: pytest.Item) -> None:
+    _prompts_teardown(item)
+    _baseline_teardown(item)
     close_context()
+    _collect_drift(item)
 
 
 # -- fixtures --------------------------------------------------------------------------------------
@@ -209,3 +231,580 @@ def llm_cassette(request: pytest.FixtureRequest) -> Iterator[Cassette]:
     outcome = request.node.stash.setdefault(OUTCOME_KEY, TestOutcome())
     with session.activate(request.node, outcome) as cassette:
         yield cassette
+
+
+# -- faults ----------------------------------------------------------------------------------------
+FAULTS_MARKER_HELP = (
+    "llm_faults(kind, times=1, **options): the test's next provider calls fail the way the provider "
+    "fails them (kind: rate_limit, overloaded, server_error, bad_gateway, service_unavailable, timeout, "
+    "connection_reset, stream_cut, truncated, malformed_json, refusal, context_length, error, respond); "
+    "options as for the llm_faults fixture's method of that name (docs/faults.md). Gives the test llm_faults."
+)
+
+
+def _use_faults_fixture(item: pytest.Item) -> None:
+    """A test marked ``llm_faults`` gets the ``llm_faults`` fixture without asking."""
+    if item.get_closest_marker("llm_faults") is not None and isinstance(item, pytest.Function):
+        if "llm_faults" not in item.fixturenames:
+            item.fixturenames = [*item.fixturenames, "llm_faults"]
+
+
+@pytest.fixture
+def llm_faults(request: pytest.FixtureRequest, llm_cassette: Cassette) -> Iterator[Any]:
+    """Fault injection: the next provider calls fail as OpenAI / Anthropic really fail, in their wire
+    format, so the real SDK retries, raises and parses (``llm_faults.rate_limit(times=2)``,
+    ``.overloaded()``, ``.timeout()``, ``.stream_cut()``, ``.truncated()``, ``.malformed_json()``, ...).
+
+    Calls not faulted replay from (or record to) the test's cassette. Retries after a fault never
+    sleep: ``llm_faults.waits`` holds what the SDK asked for; ``llm_faults.calls`` counts HTTP attempts.
+    Faults still pending when a passing test ends fail it (the code never made those calls).
+    """
+    from .faults import Faults
+    from .session import INTERCEPTOR_KEY
+
+    faults = Faults()
+    for marker in _fault_markers(request.node):
+        try:
+            faults.inject(*marker.args, **marker.kwargs)
+        except (TypeError, ValueError) as exc:
+            arguments = ", ".join([*map(repr, marker.args), *(f"{k}={v!r}" for k, v in marker.kwargs.items())])
+            pytest.fail(f"@pytest.mark.llm_faults({arguments}): {exc}", pytrace=False)
+    monkeypatch = pytest.MonkeyPatch()
+    faults.attach(request.node.stash[INTERCEPTOR_KEY], monkeypatch)
+    try:
+        yield faults
+    finally:
+        faults.detach()
+        monkeypatch.undo()
+    outcome = request.node.stash.get(OUTCOME_KEY, None)
+    if faults.pending and outcome is not None and outcome.passed:
+        pytest.fail(
+            f"pytest-llmops: the test passed, but {faults.pending} injected fault(s) were never served: "
+            f"{faults.describe_pending()}.\nThe code under test made fewer provider calls than faults were "
+            f"scheduled ({faults.calls} call(s) seen), so those failure paths were not exercised. Lower `times`, "
+            f"or call llm_faults.clear() once the faults are no longer wanted.",
+            pytrace=False,
+        )
+
+
+def _fault_markers(item: pytest.Item) -> list[pytest.Mark]:
+    """``llm_faults`` markers in the order to apply them: module, class, then the test's, each top to bottom."""
+    ordered: list[pytest.Mark] = []
+    for node in item.listchain():
+        own = [mark for mark in getattr(node, "own_markers", []) if mark.name == "llm_faults"]
+        ordered.extend(own if isinstance(node, pytest.Module) else reversed(own))  # decorators apply bottom-up
+    return ordered
+
+
+# -- usage -----------------------------------------------------------------------------------------
+USAGE_KEY = pytest.StashKey["UsageState"]()
+
+
+class UsageState:
+    """The run's usage log, and where to report it."""
+
+    def __init__(self, log: Any, report_path: Any, budget_usd: float | None) -> None:
+        self.log = log
+        self.report_path = report_path
+        self.budget_usd = budget_usd
+        self.report_written: str | None = None
+
+
+def _configure_usage(config: pytest.Config) -> None:
+    """Price table, per-call log listener, xdist channel, and the live-run budget."""
+    from pathlib import Path
+
+    from .pricing import PricingError, load_pricing
+    from .usage import Budget, UsageLog, ledger_path
+    from .xdist import Channel, is_worker
+
+    session = config.stash[SESSION_KEY]
+    pricing_file = str(config.getini("llm_pricing") or "").strip()
+    user_file = None
+    if pricing_file:
+        user_file = Path(pricing_file)
+        user_file = user_file if user_file.is_absolute() else session.settings.rootpath / user_file
+    try:
+        pricing = load_pricing(user_file)
+    except PricingError as exc:
+        raise pytest.UsageError(f"llm_pricing: {exc}") from None
+    budget_usd = config.getoption("llm_budget", None)
+    if budget_usd is not None and not budget_usd >= 0:  # negative or NaN
+        raise pytest.UsageError(f"--llm-budget expects an amount in USD >= 0, got {budget_usd}")
+    budget = None
+    if budget_usd is not None and session.settings.live:
+        budget = Budget(budget_usd, ledger_path(session.session_id) if is_worker(config) else None)
+        session.send_checks.append(budget.check)
+    log = UsageLog(pricing, budget)
+    session.listeners.append(log.on_exchange)
+    session.channels.register(Channel("usage", log.collect, log.merge))
+    report = config.getoption("llm_report", None)
+    report_path = Path(config.invocation_params.dir, report) if report else None
+    config.stash[USAGE_KEY] = UsageState(log, report_path, budget_usd if session.settings.live else None)
+
+
+def _usage_sessionfinish(session: pytest.Session) -> None:
+    """Controller (or a run without xdist): write the per-call log; drop the budget ledger."""
+    import contextlib
+
+    from .report import write_usage_jsonl
+    from .usage import ledger_path
+    from .xdist import is_worker
+
+    state = session.config.stash.get(USAGE_KEY, None)
+    if state is None or is_worker(session.config):
+        return
+    if state.report_path is not None:
+        write_usage_jsonl(state.report_path, state.log.records)
+        state.report_written = str(session.config.getoption("llm_report"))
+    with contextlib.suppress(OSError):
+        ledger_path(session.config.stash[SESSION_KEY].session_id).unlink()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    _usage_terminal_summary(terminalreporter, config)
+    _drift_terminal_summary(terminalreporter, config)
+    _prompts_terminal_summary(terminalreporter, config)
+    _baseline_terminal_summary(terminalreporter, config)
+
+
+def _usage_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    from .report import usage_summary_lines, write_usage_summary
+
+    state = config.stash.get(USAGE_KEY, None)
+    if state is None:
+        return
+    pricing = state.log.pricing
+    lines = usage_summary_lines(
+        state.log.records,
+        prices_as_of=pricing.as_of,
+        price_overrides=bool(pricing.overrides),
+        budget_usd=state.budget_usd,
+        refused=state.log.refused_calls,
+        report_path=state.report_written,
+    )
+    write_usage_summary(terminalreporter, lines)
+
+
+@pytest.fixture
+def llm_usage(request: pytest.FixtureRequest, llm_cassette: Cassette) -> Any:
+    """Tokens, estimated cost and latency of this test's provider calls, updated as it makes them.
+
+    A ``pytest_llmops.Usage``: ``calls``, ``input_tokens``, ``output_tokens``, ``cost_usd`` (``None``
+    if a call's cost is unknown; ``known_cost_usd`` and ``unknown_cost_calls`` then say how much is
+    known), ``latencies_ms`` and ``p50_ms`` / ``p95_ms`` / ``p99_ms``. Replayed calls count with the
+    latency recorded live. Activates the test's cassette, like ``llm_cassette``.
+    """
+    return request.config.stash[USAGE_KEY].log.for_test(request.node.nodeid)
+
+
+# -- adopting recorded cassettes: SDK drift report, cassettes used (issue #12) ----------------------
+DRIFT_KEY = pytest.StashKey[list[dict[str, Any]]]()
+
+
+def _configure_adoption(config: pytest.Config) -> None:
+    """xdist channels for requests matched through SDK drift rules and for the cassettes used."""
+    from pathlib import Path
+
+    from .xdist import Channel
+
+    session = config.stash[SESSION_KEY]
+    matches: list[dict[str, Any]] = []
+    config.stash[DRIFT_KEY] = matches
+    session.channels.register(Channel("drift", lambda: matches, matches.extend))
+    session.channels.register(Channel("cassettes_used", lambda: sorted(map(str, session.cassettes_used)),
+                                      lambda paths: session.cassettes_used.update(map(Path, paths))))
+
+
+def _collect_drift(item: pytest.Item) -> None:
+    """After a test: the requests its cassette answered only through SDK drift rules."""
+    from .session import INTERCEPTOR_KEY
+
+    interceptor = item.stash.get(INTERCEPTOR_KEY, None)
+    matches = item.config.stash.get(DRIFT_KEY, None)
+    if interceptor is not None and matches is not None and interceptor.cassette.drift:
+        cassette = interceptor.cassette
+        matches.extend(m.to_record(item.nodeid, cassette.display_path) for m in cassette.drift)
+        cassette.drift.clear()
+
+
+def _save_used_cassettes(session: pytest.Session) -> None:
+    """Controller (or a run without xdist): the cassettes this run used, in pytest's cache, for
+    ``python -m pytest_llmops audit`` to tell which cassettes no test uses any more."""
+    from .audit import USED_CASSETTES_KEY, used_cassettes_value
+    from .xdist import is_worker
+
+    config = session.config
+    llm = config.stash.get(SESSION_KEY, None)
+    cache = getattr(config, "cache", None)
+    if llm is None or cache is None or is_worker(config) or not llm.cassettes_used:
+        return
+    cache.set(USED_CASSETTES_KEY, used_cassettes_value(llm.cassettes_used, llm.settings.rootpath))
+
+
+def _drift_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    from .drift import summary_lines
+
+    lines = summary_lines(config.stash.get(DRIFT_KEY, []), verbose=config.get_verbosity() > 0)
+    if lines and config.get_verbosity() > 0:
+        terminalreporter.write_sep("-", "llmops: requests matched through SDK drift rules")
+    for line in lines:
+        terminalreporter.write_line(line)
+
+
+# -- prompts (issue #3) ----------------------------------------------------------------------------
+PROMPTS_KEY = pytest.StashKey["SessionPrompts"]()
+
+
+def _configure_prompts(config: pytest.Config) -> None:
+    """The session's prompt registry (lazy: reads nothing until used), the ``llm_prompt`` marker, the
+    xdist channel of versions used, and the call-log listener for ``--llm-model`` substitutions."""
+    from .prompt_session import MARKER_HELP, SessionPrompts
+    from .xdist import Channel, is_worker
+
+    config.addinivalue_line("markers", MARKER_HELP)
+    session = config.stash[SESSION_KEY]
+    prompts = SessionPrompts(session.settings, relock=bool(config.getoption("llm_lock_prompts", False)),
+                             worker=is_worker(config))
+    config.stash[PROMPTS_KEY] = prompts
+    session.listeners.insert(0, lambda exchange, item: prompts.fill_substitution(exchange))
+    session.channels.register(Channel("prompts", prompts.collect, prompts.merge))
+
+
+def _prompts_sessionstart(session: pytest.Session) -> None:
+    """Stop the session before any test runs if a locked prompt version was edited (or re-lock)."""
+    from .prompt_session import SessionPromptError
+
+    prompts = session.config.stash.get(PROMPTS_KEY, None)
+    if prompts is not None:
+        try:
+            prompts.start()
+        except SessionPromptError as exc:
+            raise pytest.UsageError(str(exc)) from None
+
+
+def _prompts_teardown(item: pytest.Item) -> None:
+    from .context import current
+
+    prompts = item.config.stash.get(PROMPTS_KEY, None)
+    if prompts is not None:
+        prompts.after_test(current())
+
+
+def _prompts_sessionfinish(session: pytest.Session) -> None:
+    """Controller (or a run without xdist): lock the versions used for the first time; under CI=true
+    write nothing, and fail the session if versions were used that the lock file does not hold."""
+    from .xdist import is_worker
+
+    prompts = session.config.stash.get(PROMPTS_KEY, None)
+    if prompts is None or is_worker(session.config):
+        return
+    if not prompts.finish() and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _prompts_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    prompts = config.stash.get(PROMPTS_KEY, None)
+    for line, markup in prompts.summary_lines() if prompts is not None else ():
+        terminalreporter.write_line(line, **markup)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``@pytest.mark.llm_prompt("name", versions=[...])``: one run per version, ids ``name@version``."""
+    from .prompt_session import PromptParam, marker_args
+
+    marker = metafunc.definition.get_closest_marker("llm_prompt")
+    if marker is None:
+        return
+    try:
+        name, versions = marker_args(marker.args, marker.kwargs)
+    except ValueError as exc:
+        raise pytest.Collector.CollectError(f"{metafunc.definition.nodeid}: @pytest.mark.llm_prompt: {exc}") from None
+    if "llm_prompt" not in metafunc.fixturenames:
+        raise pytest.Collector.CollectError(
+            f"{metafunc.definition.nodeid}: @pytest.mark.llm_prompt({name!r}) gives the test its prompt through "
+            f"the `llm_prompt` fixture, which the test does not take: add llm_prompt to its arguments."
+        )
+    if versions is not None:
+        params = [PromptParam(name, version) for version in versions]
+        metafunc.parametrize("llm_prompt", params, ids=[p.ref for p in params], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def llm_prompts(pytestconfig: pytest.Config) -> Any:
+    """The prompt registry of the session (``<llm_prompt_dir>``, with ``--llm-model`` substitutions):
+    ``llm_prompts.get("summarize", version="v3")``, or ``.get("summarize")`` for the latest.
+
+    ``get`` tells the running test which version it uses: the test's provider calls (per-call log) and
+    scores carry the prompt's lineage (``name@version`` and digest). A version first used here is
+    added to the lock file at the end of the session (never under CI=true). See docs/prompts.md.
+    """
+    from .prompt_session import PromptsFixture
+
+    return PromptsFixture(pytestconfig.stash[PROMPTS_KEY])
+
+
+@pytest.fixture
+def llm_prompt(request: pytest.FixtureRequest) -> Any:
+    """The ``Prompt`` of this run of a test marked ``@pytest.mark.llm_prompt("name", versions=[...])``
+    (the latest version without ``versions``); the test's scores carry its lineage."""
+    from .prompt_session import marker_args
+    from .prompts import PromptError
+
+    marker = request.node.get_closest_marker("llm_prompt")
+    if marker is None:
+        pytest.fail("the llm_prompt fixture gives the prompt named by @pytest.mark.llm_prompt(\"name\", "
+                    "versions=[...]): mark the test, or take llm_prompts and call llm_prompts.get(name).",
+                    pytrace=False)
+    name, _ = marker_args(marker.args, marker.kwargs)
+    param = getattr(request, "param", None)
+    version = getattr(param, "version", None)
+    try:
+        return request.config.stash[PROMPTS_KEY].use(name, version, under_test=True)
+    except PromptError as exc:
+        problem = str(exc)
+    pytest.fail(f"@pytest.mark.llm_prompt({name!r}): {problem}", pytrace=False)
+
+
+# -- judge and assertions (issue #4) ---------------------------------------------------------------
+@pytest.fixture
+def llm_judge(request: pytest.FixtureRequest, llm_cassette: Cassette) -> Any:
+    """LLM-as-judge with the model pinned by the ``llm_judge_model`` ini setting (``provider:model``):
+    ``llm_judge.score(output, rubric=..., scale=(1, 5), n=1)`` -> ``JudgeScore`` (recorded as metric
+    "judge"). Its calls go through the test's cassette (recorded under ``--llm-live``, replayed
+    offline), and ``assert_judge`` / ``assert_faithful(method="judge")`` use it. The rubric prompt is
+    the packaged ``judge`` prompt, or a ``judge`` prompt in ``llm_prompt_dir``. See docs/judge.md.
+    """
+    from .context import current
+    from .judge import JudgeConfigError, judge_from_config
+    from .prompts import PromptError
+
+    try:
+        judge = judge_from_config(request.config)
+    except (JudgeConfigError, PromptError) as exc:
+        problem = str(exc)
+    else:
+        problem = ""
+    if problem:
+        pytest.fail(f"llm_judge: {problem}", pytrace=False)
+    ctx = current()
+    if ctx is not None:
+        ctx.judge = judge
+    return judge
+
+
+def pytest_assertrepr_compare(config: pytest.Config, op: str, left: Any, right: Any) -> list[str] | None:
+    """``assert score >= 4`` with a ``JudgeScore``: show the rubric, samples, reason and model."""
+    import sys
+
+    judge = sys.modules.get("pytest_llmops.judge")  # no JudgeScore can exist before it is imported
+    return judge.assertrepr_compare(op, left, right) if judge is not None else None
+
+
+# -- baseline (issue #5) ---------------------------------------------------------------------------
+BASELINE_KEY = pytest.StashKey["BaselineRun"]()
+_BASELINE_TEST_KEY = pytest.StashKey["TestScores"]()
+_BASELINE_LATE_KEY = pytest.StashKey[list[Any]]()
+BASELINE_MARKER_HELP = (
+    "llm_tolerance(tolerance=None, **per_metric): how far this test's scores may drop below the baseline "
+    "before the test fails: @pytest.mark.llm_tolerance(0.1) for every metric, "
+    "@pytest.mark.llm_tolerance(faithfulness=0.1, judge=0.5) per metric (overrides ini llm_tolerance and "
+    "llm_tolerance_metrics; llm_baseline.check(..., tolerance=) overrides it). See docs/baseline.md."
+)
+
+
+def _configure_baseline(config: pytest.Config) -> None:
+    """The run's baseline state (the file is read at session start), the marker, the xdist channel."""
+    from .baseline import SNAPSHOT_DIR, Baseline, BaselineRun, Snapshots, Tolerances
+    from .xdist import Channel
+
+    config.addinivalue_line("markers", BASELINE_MARKER_HELP)
+    session = config.stash[SESSION_KEY]
+    try:
+        tolerances = Tolerances.from_ini(session.settings.tolerance, config.getini("llm_tolerance_metrics"))
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    path = session.settings.baseline_path
+    run = BaselineRun(Baseline(path, display=session.relative(path)),
+                      Snapshots(path.parent / SNAPSHOT_DIR, session.settings.rootpath), tolerances,
+                      update=bool(config.getoption("llm_update_baseline", False)))
+    config.stash[BASELINE_KEY] = run
+    session.channels.register(Channel("baseline", run.collect, run.merge))
+
+
+def _baseline_sessionstart(session: pytest.Session) -> None:
+    """Read the baseline before any test runs: a corrupt, conflicted or too new file stops the session."""
+    from .baseline import Baseline, BaselineError
+
+    run = session.config.stash.get(BASELINE_KEY, None)
+    if run is not None:
+        try:
+            run.baseline = Baseline.load(run.baseline.path, run.baseline.display)
+        except BaselineError as exc:
+            raise pytest.UsageError(str(exc)) from None
+
+
+def _baseline_state(item: pytest.Item) -> Any:
+    """The test's ``TestScores`` (its verdicts so far), made on first use; checks its markers."""
+    from .baseline import TestScores, check_marker
+
+    state = item.stash.get(_BASELINE_TEST_KEY, None)
+    if state is None:
+        markers = [(tuple(m.args), dict(m.kwargs)) for m in item.iter_markers("llm_tolerance")]
+        for args, kwargs in markers:
+            try:
+                check_marker(args, kwargs)
+            except ValueError as exc:
+                pytest.fail(f"{item.nodeid}: {exc}", pytrace=False)
+        state = item.stash[_BASELINE_TEST_KEY] = TestScores(item.nodeid, markers)
+    return state
+
+
+def _baseline_properties(item: pytest.Item, state: Any) -> None:
+    """JUnit XML: ``llm_score:<metric>`` properties (as ``record_property`` would add them)."""
+    for index in sorted(set(state.verdicts) - state.properties):
+        verdict = state.verdicts[index]
+        value = "unscored" if verdict.value is None else round(verdict.value, 6)
+        item.user_properties.append((f"llm_score:{verdict.key}", value))
+        state.properties.add(index)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
+    """After the test body: compare the scores assertions recorded; a regression fails the call phase."""
+    try:
+        result = yield
+    except BaseException:
+        try:
+            _baseline_after_call(item, finished=False)
+        except (Exception, pytest.fail.Exception):  # never hide the test's own failure behind ours
+            pass
+        raise
+    _baseline_after_call(item, finished=True)
+    return result
+
+
+def _baseline_after_call(item: pytest.Item, finished: bool) -> None:
+    from .baseline import ScoreRegression
+    from .context import current
+
+    run = item.config.stash.get(BASELINE_KEY, None)
+    ctx = current()
+    if run is None or ctx is None:
+        return
+    if _BASELINE_TEST_KEY not in item.stash and not ctx.scores and item.nodeid not in run.baseline.entries:
+        return
+    state = _baseline_state(item)
+    regressions = run.after_call(state, ctx.scores, finished)
+    _baseline_properties(item, state)
+    if regressions and finished:
+        raise ScoreRegression(regressions)
+
+
+def _baseline_teardown(item: pytest.Item) -> None:
+    """Keep the test's verdicts for the session; scores recorded after the body (in a fixture's
+    teardown) are compared here, and a regression among them fails the test at teardown."""
+    from .context import current
+
+    run = item.config.stash.get(BASELINE_KEY, None)
+    ctx = current()
+    scores = ctx.scores if ctx is not None and ctx.nodeid == item.nodeid else []
+    if run is None or (_BASELINE_TEST_KEY not in item.stash and not scores):
+        return
+    state = _baseline_state(item)
+    late = run.finish_test(state, scores)
+    _baseline_properties(item, state)
+    if late:
+        item.stash[_BASELINE_LATE_KEY] = late
+
+
+def _baseline_report(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
+    """Regressions found after the body read like pytest's own assertion failures (not plugin frames)."""
+    from .baseline import ScoreRegression
+
+    verdicts = None
+    if call.when == "teardown" and _BASELINE_LATE_KEY in item.stash:
+        if call.excinfo is not None:  # another teardown error: show it; the summary lists the regression
+            return
+        verdicts = item.stash[_BASELINE_LATE_KEY]
+        report.outcome = "failed"
+    elif call.excinfo is not None and isinstance(call.excinfo.value, ScoreRegression):
+        verdicts = call.excinfo.value.verdicts
+    if verdicts is None or item.config.getoption("tbstyle", "auto") not in ("auto", "long", "short"):
+        if verdicts is not None and not report.longrepr:
+            report.longrepr = str(ScoreRegression(verdicts))
+        return
+    text = "AssertionError: " + str(ScoreRegression(verdicts))
+    path, lineno = item.location[0], (item.location[1] or 0) + 1
+    try:
+        from _pytest._code.code import ExceptionChainRepr, ReprEntry, ReprFileLocation, ReprTraceback
+    except ImportError:  # pragma: no cover - pytest moved its internals: keep pytest's own repr
+        report.longrepr = report.longrepr or text
+        return
+    lines = ["E   " + line for line in text.splitlines()]
+    entry = ReprEntry(lines, None, None, ReprFileLocation(path, lineno, "AssertionError"), "long")
+    report.longrepr = ExceptionChainRepr([(ReprTraceback([entry], None, "long"), ReprFileLocation(path, lineno, text), None)])
+
+
+def _baseline_sessionfinish(session: pytest.Session) -> None:
+    """Controller (or a run without xdist): with --llm-update-baseline write the merged scores and
+    snapshots (atomically); with --llm-html write the report."""
+    from pathlib import Path
+
+    from .xdist import is_worker
+
+    config = session.config
+    run = config.stash.get(BASELINE_KEY, None)
+    if run is None or is_worker(config):
+        return
+    if run.update and (run.verdicts or run.snapshot_verdicts or run.finished):
+        if session.exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
+            run.write_error = "the run was interrupted; nothing was written"
+        else:
+            try:
+                run.save()
+            except OSError as exc:
+                run.write_error = f"{exc.strerror or exc} ({exc.filename or run.baseline.display})"
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            except LLMOpsError as exc:  # a snapshot file that cannot be read: nothing was written
+                run.write_error = str(exc)
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    html = config.getoption("llm_html", None)
+    if html:
+        from .htmlreport import write_html
+
+        path = Path(config.invocation_params.dir, html)
+        write_html(path, run)
+        run.html_written = str(html)
+
+
+def _baseline_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    from .baseline import summary_lines
+
+    run = config.stash.get(BASELINE_KEY, None)
+    if run is None:
+        return
+    lines = summary_lines(run, verbose=config.get_verbosity() > 0)
+    if not lines:
+        return
+    terminalreporter.write_sep("=", "llm baseline")
+    for line, markup in lines:
+        terminalreporter.write_line(line, **markup)
+    if run.html_written:
+        terminalreporter.write_line(f"html report: {run.html_written}")
+
+
+@pytest.fixture
+def llm_baseline(request: pytest.FixtureRequest) -> Any:
+    """The score baseline (``<llm_baseline>``, default ``llm-baseline.json``) for this test.
+
+    ``llm_baseline.check("metric", value, tolerance=None)`` records a score and fails the test if it
+    is below its baseline minus the tolerance (a list of samples: their mean is compared);
+    ``llm_baseline.snapshot("name", data, ignore=["$.id"])`` compares structured output with its
+    stored snapshot (in ``llm-snapshots/`` beside the baseline) and shows the diff.
+    Scores of assertions (assert_faithful, ...) are compared after the test without a call here.
+    ``pytest --llm-update-baseline`` accepts the run's scores and snapshots. See docs/baseline.md.
+    """
+    from .baseline import BaselineFixture
+
+    return BaselineFixture(request.config.stash[BASELINE_KEY], _baseline_state(request.node))

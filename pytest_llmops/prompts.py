@@ -10,7 +10,10 @@ diff.
 
 Everything here is plain Python and usable without pytest; the plugin wires it to the
 ``llm_prompts`` fixture, the ``llm_prompt`` marker, ``--llm-model OLD=NEW`` and
-``--llm-lock-prompts``.  See ``docs/prompts.md`` for the user guide.
+``--llm-lock-prompts`` (``prompt_session.py``).  The one link to pytest: ``Prompt.render()`` and
+``call_kwargs()`` tell the running test's ``context.current()`` (``None`` outside a test) which version
+they render, so its provider calls and scores carry the lineage whoever loaded the prompt.
+See ``docs/prompts.md`` for the user guide.
 
 Importing this module is cheap: PyYAML, difflib and the provider SDKs are imported only when needed.
 """
@@ -26,6 +29,9 @@ import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+
+from .context import current as _current_test
+from .errors import LLMOpsError
 
 if TYPE_CHECKING:  # pragma: no cover
     import yaml
@@ -140,8 +146,8 @@ _MISSING: Any = object()
 # Errors
 
 
-class PromptError(Exception):
-    """Base class of every error of the prompt registry.
+class PromptError(LLMOpsError):
+    """Base class of every error of the prompt registry (a ``pytest_llmops.errors.LLMOpsError``).
 
     Each message says what is wrong, where (prompt, version, file, line) and what to do next.
     Nothing is written to disk when one is raised.
@@ -948,7 +954,8 @@ class Prompt:
         """Fill the templates with ``vars`` (inserted as ``str(value)``, never re-expanded).
 
         Raises :class:`MissingVariableError` when a variable is not given and
-        :class:`UnexpectedVariableError` when a given one is used by no template.
+        :class:`UnexpectedVariableError` when a given one is used by no template.  Inside a pytest
+        test, the test then uses this version (its calls and scores carry :attr:`lineage`).
         """
         missing = sorted(self.variables - vars.keys())
         unexpected = sorted(vars.keys() - self.variables)
@@ -991,7 +998,15 @@ class Prompt:
             }
             for i, m in enumerate(self.messages)
         ]
+        self._announce()
         return RenderedPrompt(system, messages, self)
+
+    def _announce(self) -> None:
+        """Tell the running pytest test (if any) that it uses this version: its provider calls and
+        scores then carry this prompt's lineage.  Outside a test, ``current()`` is None: nothing."""
+        ctx = _current_test()
+        if ctx is not None:
+            ctx.use_prompt(self.lineage)
 
     def call_kwargs(self, provider: str = "openai", /, **vars: Any) -> dict[str, Any]:
         """The keyword arguments of the SDK call for ``provider``, ready to splat.
@@ -1024,6 +1039,7 @@ class Prompt:
         out.update(_provider_params(self.params, provider))
         if self.tools:
             out["tools"] = [_provider_tool(t, provider) for t in self.tools]
+        self._announce()
         return _split_extra_body(out, provider)
 
 
@@ -1649,10 +1665,12 @@ class PromptRegistry:
             next_version=_next_version(max(versions, key=version_sort_key), versions),
         )
 
-    def check_lock(self) -> list[LockViolation]:
+    def check_lock(self, *, unreadable: list[PromptError] | None = None) -> list[LockViolation]:
         """Every locked version whose file changed or was removed (empty when all is well).
 
-        Only locked versions are read; a malformed locked file raises its :class:`PromptError`.
+        Only locked versions are read; a malformed locked file raises its :class:`PromptError`, or,
+        when a list is given as ``unreadable``, the error is appended to it and the version skipped
+        (the plugin reports such a file where a test uses it).
         """
         violations: list[LockViolation] = []
         for (name, version), entry in sorted(self._lock_entries().items()):
@@ -1673,7 +1691,13 @@ class PromptRegistry:
                     )
                 )
                 continue
-            prompt = self._load(name, version)
+            try:
+                prompt = self._load(name, version)
+            except PromptError as exc:
+                if unreadable is None:
+                    raise
+                unreadable.append(exc)
+                continue
             if prompt.digest != entry.digest:
                 violations.append(self._violation(prompt, entry))
         return violations

@@ -23,8 +23,8 @@ __all__ = ["Score", "record_score"]
 class Score:
     """One measured metric of one test.
 
-    ``value`` is the score (the mean of ``samples`` when there are several), or ``None`` when the
-    metric could not be computed (then ``reason`` says why).
+    ``value`` is the score (the mean of ``samples`` when there are several; a judge's is their
+    median), or ``None`` when the metric could not be computed (then ``reason`` says why).
     """
 
     metric: str
@@ -59,6 +59,9 @@ def _check_number(metric: str, value: float) -> float:
     return float(value)
 
 
+_FROM_CONTEXT: Any = object()
+
+
 def record_score(
     metric: str,
     value: float | Sequence[float] | None,
@@ -66,14 +69,19 @@ def record_score(
     source: str = "check",
     reason: str = "",
     details: dict[str, Any] | None = None,
+    samples: Sequence[float] | None = None,
+    model: Any = _FROM_CONTEXT,
 ) -> Score:
     """Build a ``Score`` for the running test (lineage filled from its context) and record it.
 
     ``value`` may be one number, a list of samples (the value is their mean), or ``None`` for an
     unscored metric (give ``reason``). Outside a pytest test nothing is recorded.
+    ``samples`` keeps the samples behind a single ``value`` computed otherwise (a judge's median of
+    n samples); ``model`` overrides the model taken from the test's calls (the model whose output
+    was scored, when the test also called a judge model).
     """
     if value is None:
-        samples: tuple[float, ...] = ()
+        samples = ()
         mean = None
     elif isinstance(value, (list, tuple)):
         if not value:
@@ -82,16 +90,16 @@ def record_score(
         mean = sum(samples) / len(samples)
     else:
         mean = _check_number(metric, value)  # type: ignore[arg-type]
-        samples = (mean,)
+        samples = (mean,) if samples is None else tuple(_check_number(metric, v) for v in samples)
     ctx = current()
-    lineage = (ctx.active_prompt if ctx else None) or {}
+    lineage = ((ctx.prompt_under_test or ctx.active_prompt) if ctx else None) or {}
     models = ctx.models if ctx else []
     score = Score(
         metric=metric,
         value=mean,
         samples=samples,
         test=ctx.nodeid if ctx else "",
-        model=models[-1] if models else None,
+        model=(models[-1] if models else None) if model is _FROM_CONTEXT else model,
         prompt=lineage.get("prompt"),
         prompt_digest=lineage.get("prompt_digest"),
         source=source,

@@ -56,7 +56,7 @@ _NOISE_RESPONSE_HEADERS = frozenset(
 _SECRET_FIELD = re.compile(
     r"^(api[-_]?key|apikey|x[-_]api[-_]key|access[-_]?token|refresh[-_]?token|id[-_]?token|auth[-_]?token|"
     r"client[-_]?secret|secret|password|passwd|authorization|session[-_]?(id|token)|cookie|"
-    r"organization[-_]id|project[-_]id|signature)$",
+    r"organization[-_]id|project[-_]id)$",
     re.I,
 )
 _SECRET_QUERY = re.compile(r"key|token|secret|sig|password|auth|credential|session", re.I)
@@ -90,6 +90,8 @@ class Scrubber:
     # -- what is secret -------------------------------------------------------------------------
     def is_secret_header(self, name: str) -> bool:
         name = name.lower()
+        if "ratelimit" in name and name not in self.filter_headers:
+            return False  # x-ratelimit-remaining-tokens & co. are counters, not credentials
         return (
             name in self.filter_headers
             or name in SECRET_REQUEST_HEADERS

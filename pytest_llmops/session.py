@@ -9,6 +9,7 @@ recorded response.
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -73,6 +74,9 @@ class LLMSession:
         self.session_id = session_id or uuid.uuid4().hex[:12]
         self.store = CassetteStore()
         self.listeners: list[Callable[[Exchange, Any], None]] = []
+        #: Callables ``(request, item)`` run before each live request is sent; one that raises stops
+        #: the call, and the test's recording is then not saved (``--llm-budget``).
+        self.send_checks: list[Callable[[Any, Any], None]] = []
         self.cassettes_used: set[Path] = set()
         self.channels = Channels()
 
@@ -112,6 +116,7 @@ class LLMSession:
             model_map=self.settings.model_map,
             on_exchange=lambda exchange: self._notify(exchange, item),
         )
+        interceptor.send_checks.extend(functools.partial(check, item=item) for check in self.send_checks)
         item.stash[INTERCEPTOR_KEY] = interceptor
         monkeypatch = pytest.MonkeyPatch()
         try:
@@ -119,7 +124,7 @@ class LLMSession:
             yield cassette
         finally:
             monkeypatch.undo()
-        self._finish(cassette, outcome)
+        self._finish(cassette, outcome, interceptor.refused)
 
     def _notify(self, exchange: Exchange, item: Any) -> None:
         exchange.test = item.nodeid
@@ -130,9 +135,19 @@ class LLMSession:
         for listener in self.listeners:
             listener(exchange, item)
 
-    def _finish(self, cassette: Cassette, outcome: TestOutcome) -> None:
+    def _finish(self, cassette: Cassette, outcome: TestOutcome, refused: list[BaseException] | None = None) -> None:
         __tracebackhide__ = True
         if cassette.recording:
+            if refused:
+                # A send check stopped a call (budget): the recording is incomplete, never save it.
+                if outcome.passed or cassette.recorded:
+                    pytest.fail(
+                        f"pytest-llmops: a provider call was not sent, so this test's recording was not written "
+                        f"({len(cassette.recorded)} call(s) discarded); {cassette.display_path} is unchanged.\n"
+                        f"{refused[0]}",
+                        pytrace=False,
+                    )
+                return
             if outcome.ran and (outcome.passed or outcome.assertion_failed):
                 self.store.forget(cassette.path)
                 cassette.save(self.session_id, {"recorded_with": recorded_with()})

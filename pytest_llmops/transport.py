@@ -80,6 +80,11 @@ class Interceptor:
         #: Called before each request with (request); may return a response to serve instead
         #: (fault injection) or raise. ``None`` when nothing intercepts.
         self.before_request: Callable[[httpx2.Request], httpx2.Response | None] | None = None
+        #: Send checks: called with (request) just before a request goes out to the real provider
+        #: (live only, never on replay); raise to stop it (``--llm-budget``). Each refusal is kept in
+        #: ``refused``, and a test with a refusal never saves its recording (``LLMSession._finish``).
+        self.send_checks: list[Callable[[httpx2.Request], None]] = []
+        self.refused: list[BaseException] = []
 
     # -- installing ----------------------------------------------------------------------------
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -111,6 +116,7 @@ class Interceptor:
         if not self.cassette.recording:
             return self._replay(request, substituted)
         self._check_credentials(request)
+        self._run_send_checks(request)
         started = time.perf_counter()
         response = send(request)
         try:
@@ -129,6 +135,7 @@ class Interceptor:
         if not self.cassette.recording:
             return self._replay(request, substituted)
         self._check_credentials(request)
+        self._run_send_checks(request)
         started = time.perf_counter()
         response = await send(request)
         try:
@@ -196,6 +203,15 @@ class Interceptor:
             latency_ms=latency,
         )
 
+    def _run_send_checks(self, request: httpx2.Request) -> None:
+        __tracebackhide__ = True
+        for check in self.send_checks:
+            try:
+                check(request)
+            except BaseException as exc:
+                self.refused.append(exc)
+                raise
+
     def _check_credentials(self, request: httpx2.Request) -> None:
         __tracebackhide__ = True
         headers = request.headers
@@ -251,7 +267,14 @@ def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     for module in ("openai._base_client", "anthropic._base_client"):
         base_client = sys.modules.get(module)
         if base_client is not None and hasattr(base_client, "BaseClient"):
+            current = base_client.BaseClient.__dict__.get("_calculate_retry_timeout")
+            if current is not None and current is not _zero_wait:
+                ORIGINAL_RETRY_TIMEOUT.setdefault(module, current)  # llm_faults records the SDK's waits
             monkeypatch.setattr(base_client.BaseClient, "_calculate_retry_timeout", _zero_wait)
+
+
+#: The SDKs' own ``BaseClient._calculate_retry_timeout`` by module, kept when ``no_backoff`` replaces it.
+ORIGINAL_RETRY_TIMEOUT: dict[str, Any] = {}
 
 
 def _zero_wait(self: Any, remaining_retries: int, options: Any, response_headers: Any = None) -> float:

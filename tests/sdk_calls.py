@@ -67,19 +67,19 @@ def openai_chat_stream() -> Any:
 
 def openai_chat_async() -> Any:
     async def call() -> Any:
-        client = openai.AsyncOpenAI()
-        return dump(await client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": QUESTION}]))
+        async with openai.AsyncOpenAI() as client:
+            return dump(await client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": QUESTION}]))
 
     return asyncio.run(call())
 
 
 def openai_chat_async_stream() -> Any:
     async def call() -> Any:
-        client = openai.AsyncOpenAI()
-        stream = await client.chat.completions.create(
-            model=MODEL, messages=[{"role": "user", "content": QUESTION}], stream=True
-        )
-        return [dump(chunk) async for chunk in stream]
+        async with openai.AsyncOpenAI() as client:
+            stream = await client.chat.completions.create(
+                model=MODEL, messages=[{"role": "user", "content": QUESTION}], stream=True
+            )
+            return [dump(chunk) async for chunk in stream]
 
     return asyncio.run(call())
 
@@ -96,9 +96,9 @@ def openai_responses_stream() -> Any:
 
 def openai_responses_async_stream() -> Any:
     async def call() -> Any:
-        client = openai.AsyncOpenAI()
-        stream = await client.responses.create(model=MODEL, input=QUESTION, stream=True)
-        return [dump(event) async for event in stream]
+        async with openai.AsyncOpenAI() as client:
+            stream = await client.responses.create(model=MODEL, input=QUESTION, stream=True)
+            return [dump(event) async for event in stream]
 
     return asyncio.run(call())
 
@@ -143,20 +143,20 @@ def anthropic_messages_stream_helper() -> Any:
 
 def anthropic_messages_async() -> Any:
     async def call() -> Any:
-        client = anthropic.AsyncAnthropic()
-        return dump(await client.messages.create(model=CLAUDE, max_tokens=200,
-                                                 messages=[{"role": "user", "content": QUESTION}]))
+        async with anthropic.AsyncAnthropic() as client:
+            return dump(await client.messages.create(model=CLAUDE, max_tokens=200,
+                                                     messages=[{"role": "user", "content": QUESTION}]))
 
     return asyncio.run(call())
 
 
 def anthropic_messages_async_stream_helper() -> Any:
     async def call() -> Any:
-        client = anthropic.AsyncAnthropic()
-        async with client.messages.stream(model=CLAUDE, max_tokens=200,
-                                          messages=[{"role": "user", "content": QUESTION}]) as stream:
-            text = "".join([t async for t in stream.text_stream])
-            final = await stream.get_final_message()
+        async with anthropic.AsyncAnthropic() as client:
+            async with client.messages.stream(model=CLAUDE, max_tokens=200,
+                                              messages=[{"role": "user", "content": QUESTION}]) as stream:
+                text = "".join([t async for t in stream.text_stream])
+                final = await stream.get_final_message()
         return {"text": text, "final": dump(final)}
 
     return asyncio.run(call())

@@ -45,15 +45,15 @@ def test_async_tests_with_pytest_asyncio_and_anyio(project):
         @pytest.mark.llm
         @pytest.mark.asyncio
         async def test_asyncio():
-            client = openai.AsyncOpenAI()
-            result = await client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+            async with openai.AsyncOpenAI() as client:  # closed in its own event loop
+                result = await client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
             assert result.choices[0].message.content == "Echo: hi"
 
         @pytest.mark.llm
         @pytest.mark.anyio
         async def test_anyio():
-            client = openai.AsyncOpenAI()
-            result = await client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "yo"}])
+            async with openai.AsyncOpenAI() as client:
+                result = await client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "yo"}])
             assert result.choices[0].message.content == "Echo: yo"
 
         @pytest.fixture

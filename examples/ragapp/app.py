@@ -1,7 +1,8 @@
 """The assistant: retrieve the policy documents a question needs, then ask the model.
 
-The prompt is not in the code: it is a versioned file under ``prompts/`` (model, parameters, template),
-so a prompt change is a reviewed change with a new version, and the tests can pin the version.
+The prompt is not in the code: it is a versioned file under ``prompts/`` (model, parameters, template,
+and how many documents to retrieve: ``retrieval.k``), so a prompt change is a reviewed change with a new
+version, and the tests can pin the version or compare versions (``@pytest.mark.llm_prompt``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from pytest_llmops.prompts import Prompt, PromptRegistry
 from .retriever import Retriever
 
 PROMPTS = Path(__file__).parent.parent / "prompts"
-PROMPT_FOR = {"openai": "answer", "anthropic": "answer-claude"}
+#: The prompt version the application ships, per provider. A new version (answer/v2.yaml) is compared
+#: with the shipped one in tests/test_prompt_versions.py before it replaces it here.
+PROMPT_FOR = {"openai": ("answer", "v1"), "anthropic": ("answer-claude", "v1")}
 
 
 @dataclass
@@ -26,6 +29,7 @@ class Answer:
     model: str
     prompt: str  # name@version
     usage: dict[str, int] = field(default_factory=dict)
+    context: list[str] = field(default_factory=list)  # the retrieved documents' text
 
 
 class Assistant:
@@ -36,18 +40,18 @@ class Assistant:
         if provider not in PROMPT_FOR:
             raise ValueError(f"provider must be one of {sorted(PROMPT_FOR)}, got {provider!r}")
         self.provider = provider
-        self.prompt = prompt or PromptRegistry(PROMPTS).get(PROMPT_FOR[provider])
+        self.prompt = prompt or PromptRegistry(PROMPTS).get(*PROMPT_FOR[provider])
         self.client = client or _client(provider)
         self.retriever = retriever or Retriever()
 
-    def _request(self, question: str) -> tuple[dict[str, Any], list[str]]:
-        documents = self.retriever.search(question)
+    def _request(self, question: str) -> tuple[dict[str, Any], list[Any]]:
+        documents = self.retriever.search(question, k=self.prompt.retrieval.get("k", 2))
         context = "\n\n".join(d.text for d in documents) or "(no matching documents)"
         kwargs = self.prompt.call_kwargs(self.provider, context=context, question=question)
-        return kwargs, [d.name for d in documents]
+        return kwargs, documents
 
     def ask(self, question: str) -> Answer:
-        kwargs, sources = self._request(question)
+        kwargs, documents = self._request(question)
         if self.provider == "openai":
             reply = self.client.chat.completions.create(**kwargs)
             text = reply.choices[0].message.content or ""
@@ -56,7 +60,8 @@ class Assistant:
             reply = self.client.messages.create(**kwargs)
             text = "".join(block.text for block in reply.content if block.type == "text")
             usage = {"input": reply.usage.input_tokens, "output": reply.usage.output_tokens}
-        return Answer(text, sources, reply.model, self.prompt.ref, usage)
+        return Answer(text, [d.name for d in documents], reply.model, self.prompt.ref, usage,
+                      [d.text for d in documents])
 
     def stream(self, question: str) -> Iterator[str]:
         """The answer as it is generated (chat completions / messages streams)."""

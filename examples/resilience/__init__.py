@@ -1,0 +1,1 @@
+"""An answering service with a retry-and-fallback policy, and the fault tests that prove the policy."""
