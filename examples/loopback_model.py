@@ -29,10 +29,12 @@ from pytest_llmops.loopback import ReceivedRequest, Reply, ToolCall
 
 JUDGE_TOOLS = ("record_verdict", "record_claims")
 _WORD = re.compile(r"[a-z0-9]+")
-_STOP = frozenset(
-    "a an and are as at be by can do does for from has have how i if in is it its of on or our the their "
-    "there this to was we what when which who will with within you your".split()
-)
+_STOP = frozenset((
+    "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "has",
+    "have", "how", "i", "if", "in", "is", "it", "its", "of", "on", "or", "our", "the", "their",
+    "there", "this", "to", "was", "we", "what", "when", "which", "who", "will", "with", "within",
+    "you", "your",
+))
 _SCALE = re.compile(r"scale from (-?[\d.]+) .*? to (-?[\d.]+) ", re.DOTALL)
 
 

@@ -23,7 +23,16 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .faithfulness import DEFAULT_THRESHOLD, FaithfulnessResult, check_faithfulness
-from .judge import DEFAULT_SCALE, Judge, JudgeScore, _check_scale, _clip, _fmt, running_judge, subject_model
+from .judge import (
+    DEFAULT_SCALE,
+    Judge,
+    JudgeScore,
+    _check_scale,
+    _clip,
+    _fmt,
+    running_judge,
+    subject_model,
+)
 from .scores import record_score
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -296,7 +296,8 @@ def _from_error_type(error_type: Any, code: Any) -> tuple[str, str]:
 def _error_field(body: Any, name: str) -> Any:
     if not isinstance(body, dict):
         return None
-    error = body.get("error") if isinstance(body.get("error"), dict) else body
+    inner = body.get("error")
+    error = inner if isinstance(inner, dict) else body
     return error.get(name)
 
 

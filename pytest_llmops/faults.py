@@ -228,7 +228,7 @@ def _cut_error(call: Call) -> Callable[[], BaseException]:
     return lambda: httpx2.RemoteProtocolError(_STREAM_CUT_ERROR, request=call.request)
 
 
-def _error(call: Call, status: int, *, message: str | None = None, type: str | None = None,  # noqa: A002
+def _error(call: Call, status: int, *, message: str | None = None, type: str | None = None,
            code: str | None = None, param: str | None = None, headers: dict[str, str] | None = None,
            wait: str = "1s") -> httpx2.Response:
     request_id = call.request_id()
@@ -260,7 +260,7 @@ def _serve(call: Call, completion: wire.Completion) -> httpx2.Response:
     return _response(call, 200, headers, [json.dumps(payload).encode("utf-8")])
 
 
-def _sample_document(call: Call, schema: Any, text: str) -> dict[str, Any]:
+def _sample_document(schema: Any, text: str) -> dict[str, Any]:
     return {wire.first_property(schema): text}
 
 
@@ -524,7 +524,7 @@ class Faults:
 
         return self._add("context_length", times, provider, build)
 
-    def error(self, status: int, times: int = 1, *, message: str | None = None, type: str | None = None,  # noqa: A002
+    def error(self, status: int, times: int = 1, *, message: str | None = None, type: str | None = None,
               code: str | None = None, headers: dict[str, str] | None = None, provider: str | None = None) -> Faults:
         """Any HTTP error status in the provider's format (400, 401, 403, 404, 409, 422, ...): the default
         message and type are the provider's for that status; ``code`` is OpenAI's ``error.code`` /
@@ -669,16 +669,13 @@ def _number(value: float) -> str:
 
 def _cut_point(endpoint: str | None, events: list[dict[str, Any]], after: int | None) -> int:
     """How many events a cut stream delivers: ``after``, or half, but always before the final events."""
-    finals = {"chat": 1, "responses": 1, "messages": 1}
-    if endpoint == "chat":
-        # the finish chunk (and the usage chunk) are final
-        last = next(i for i in range(len(events) - 1, -1, -1) if events[i]["choices"] and
-                    events[i]["choices"][0].get("finish_reason"))
-        limit = last
-    elif endpoint == "messages":
+    if endpoint == "chat":  # the finish chunk (and the usage chunk after it) are final
+        limit = next(i for i in range(len(events) - 1, -1, -1)
+                     if events[i]["choices"] and events[i]["choices"][0].get("finish_reason"))
+    elif endpoint == "messages":  # message_delta (stop_reason) and message_stop
         limit = next(i for i, e in enumerate(events) if e["type"] == "message_delta")
-    else:
-        limit = len(events) - finals["responses"]
+    else:  # response.completed / response.incomplete
+        limit = len(events) - 1
     keep = limit // 2 if after is None else after
     return max(1, min(keep, limit))
 
@@ -722,7 +719,7 @@ def _content_completion(call: Call, finish: str, text: str | None, breaker: Call
     completion = wire.Completion(finish=finish)
     if tool is not None and not (call.provider == "anthropic" and not call.stream):
         name, parameters = tool
-        arguments = text if text is not None else breaker(_sample_document(call, parameters, "Paris, France"))
+        arguments = text if text is not None else breaker(_sample_document(parameters, "Paris, France"))
         completion.text = None
         completion.tool_calls = [wire.ToolCall(name=name, arguments=arguments)]
         if finish == "stop":
@@ -736,7 +733,7 @@ def _content_completion(call: Call, finish: str, text: str | None, breaker: Call
     if text is not None:
         completion.text = text
     elif wants_json or json_always or tool is not None:
-        completion.text = breaker(_sample_document(call, schema, "The capital of France is Paris, a city of two "
+        completion.text = breaker(_sample_document(schema, "The capital of France is Paris, a city of two "
                                                                  "million people on the Seine."))
     else:
         completion.text = _CUT_TEXT if cut else _DEFAULT_TEXT

@@ -148,6 +148,8 @@ class LLMSession:
                         pytrace=False,
                     )
                 return
+            if not cassette.recorded and not cassette.path.exists():
+                return  # the test made no provider call (or all were faulted): no empty file
             if outcome.ran and (outcome.passed or outcome.assertion_failed):
                 self.store.forget(cassette.path)
                 cassette.save(self.session_id, {"recorded_with": recorded_with()})

@@ -486,7 +486,7 @@ def error_content(
     status: int,
     *,
     message: str | None = None,
-    type: str | None = None,  # noqa: A002 - the field's name on the wire
+    type: str | None = None,
     code: str | None = None,
     param: str | None = None,
     request_id: str | None = None,
@@ -510,7 +510,7 @@ def error_body(
     status: int,
     *,
     message: str | None = None,
-    type: str | None = None,  # noqa: A002
+    type: str | None = None,
     code: str | None = None,
     param: str | None = None,
     request_id: str | None = None,

@@ -145,14 +145,14 @@ def recorded(project):
 
 
 def test_failures_read_like_pytest_and_replay_the_same(recorded):
-    project, live, replay = recorded
+    _project, live, replay = recorded
     for result in (live, replay):
         result.stdout.fnmatch_lines(
             [
                 "    def test_unfaithful_offline():",
                 '>       assert_faithful("Returns are accepted within 60 days of delivery.", CONTEXT)',
-                "E       pytest_llmops.FaithfulnessAssertionError: 1 of 1 claim(s) not supported by the context "
-                "(score 0.42, threshold 0.675):",
+                ("E       pytest_llmops.FaithfulnessAssertionError: 1 of 1 claim(s) not supported by the context "
+                "(score 0.42, threshold 0.675):"),
                 "E         1. claim:    'Returns are accepted within 60 days of delivery.'",
                 "E            score:    0.42",
                 "E            evidence: 'Northwind Bikes accepts returns of unused bikes within 30 days of delivery.'",
@@ -164,8 +164,8 @@ def test_failures_read_like_pytest_and_replay_the_same(recorded):
         )
         result.stdout.fnmatch_lines(
             [
-                "E       pytest_llmops.FaithfulnessAssertionError: 1 of 2 claim(s) not supported by the context "
-                "(score 0.50, threshold 0.675):",
+                ("E       pytest_llmops.FaithfulnessAssertionError: 1 of 2 claim(s) not supported by the context "
+                "(score 0.50, threshold 0.675):"),
                 "E         1. claim:    'Returns are accepted within 60 days.'",
                 "E            score:    0.00",
                 "E            evidence: 'Northwind Bikes accepts returns of unused bikes within 30 days of delivery.'",
@@ -176,8 +176,8 @@ def test_failures_read_like_pytest_and_replay_the_same(recorded):
         )
         result.stdout.fnmatch_lines(
             [
-                "E       pytest_llmops.FaithfulnessAssertionError: 1 of 1 claim(s) not supported by the context "
-                "(score 0.00, threshold 0.675):",
+                ("E       pytest_llmops.FaithfulnessAssertionError: 1 of 1 claim(s) not supported by the context "
+                "(score 0.00, threshold 0.675):"),
                 "E         1. claim:    'Returns are accepted within 60 days.'",
                 "E            score:    0.00",
                 "E            evidence: 'Northwind Bikes accepts returns of unused bikes within 30 days of delivery.'",

@@ -87,7 +87,7 @@ def test_samples_record_live_and_replay_offline_with_the_same_scores(project):
         live = json.loads((project.path / f"{provider}-live.json").read_text())
         replayed = json.loads((project.path / f"{provider}-replay.json").read_text())
         assert replayed == live, provider
-    value, samples, spread, reason, model, prompt, reasons = live = json.loads(
+    value, samples, spread, reason, model, prompt, _reasons = live = json.loads(
         (project.path / "openai-live.json").read_text()
     )
     assert (value, samples, spread, model) == (4.0, [3.0, 5.0, 4.0], 2.0, "gpt-4o-mini")
@@ -219,12 +219,12 @@ def test_unreadable_or_off_scale_verdict_is_a_clear_error_and_unscored(project):
         result.assert_outcomes(failed=2)
         result.stdout.fnmatch_lines(
             [
-                "E       pytest_llmops.JudgeError: no JSON verdict in the judge's answer: no JSON value found in the "
-                "text (35 characters); tried the whole text, with repairs (model gpt-4o-mini, judge prompt judge@v1)",
+                ("E       pytest_llmops.JudgeError: no JSON verdict in the judge's answer: no JSON value found in the "
+                "text (35 characters); tried the whole text, with repairs (model gpt-4o-mini, judge prompt judge@v1)"),
                 "E         the judge wrote: \"I'd say it is quite polite overall!\"",
                 "E         No score was given (recorded as unscored, not as 0).",
-                "E       pytest_llmops.JudgeError: the judge's score 9 is outside the scale 1-5 (sample 2 of 2, "
-                "model claude-haiku-4-5, judge prompt judge@v1)",
+                ("E       pytest_llmops.JudgeError: the judge's score 9 is outside the scale 1-5 (sample 2 of 2, "
+                "model claude-haiku-4-5, judge prompt judge@v1)"),
                 "E         the judge wrote: '{\"reason\": \"Very polite.\", \"score\": 9}'",
                 "E         No score was given (recorded as unscored, not as 0).",
             ]
@@ -255,10 +255,10 @@ def test_verdict_cut_off_by_the_token_limit_says_so(project):
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "E       pytest_llmops.JudgeError: the judge's verdict has no \"score\" (keys: 'reason') "
-            "(model gpt-4o-mini, judge prompt judge@v1)",
-            "E         the judge's answer was cut off by its token limit (finish reason 'length'): raise "
-            "max_completion_tokens in a new version of the judge prompt",
+            ("E       pytest_llmops.JudgeError: the judge's verdict has no \"score\" (keys: 'reason') "
+            "(model gpt-4o-mini, judge prompt judge@v1)"),
+            ("E         the judge's answer was cut off by its token limit (finish reason 'length'): raise "
+            "max_completion_tokens in a new version of the judge prompt"),
         ]
     )
 
@@ -303,11 +303,11 @@ def test_missing_judge_model_names_the_ini_setting(project):
     result.stdout.fnmatch_lines(
         [
             "*ERROR at setup of test_needs_judge*",
-            "llm_judge: no judge model is set (llm_judge_model is empty; in */tox.ini): add llm_judge_model to "
-            "the pytest configuration, e.g. under ?tool.pytest.ini_options? in pyproject.toml:",
+            ("llm_judge: no judge model is set (llm_judge_model is empty; in */tox.ini): add llm_judge_model to "
+            "the pytest configuration, e.g. under ?tool.pytest.ini_options? in pyproject.toml:"),
             '    llm_judge_model = "openai:gpt-4o-mini"',
-            "or `llm_judge_model = openai:gpt-4o-mini` under ?pytest? in pytest.ini (provider:model; a bare "
-            "gpt-*/o*/claude-* name names its provider). Or pass Judge(model=...).",
+            ("or `llm_judge_model = openai:gpt-4o-mini` under ?pytest? in pytest.ini (provider:model; a bare "
+            "gpt-*/o*/claude-* name names its provider). Or pass Judge(model=...)."),
             "=*short test summary info*",
         ],
         consecutive=True,
@@ -359,9 +359,9 @@ def test_judge_without_cassette_in_a_test_is_refused(project):
     result.assert_outcomes(failed=1, passed=1)
     result.stdout.fnmatch_lines(
         [
-            "E       pytest_llmops.JudgeConfigError: assert_judge calls the judge model, but "
+            ("E       pytest_llmops.JudgeConfigError: assert_judge calls the judge model, but "
             "test_nocassette.py::test_unmarked has no cassette, so the call would be neither recorded nor "
-            "replayed: mark the test @pytest.mark.llm, or take the llm_judge fixture."
+            "replayed: mark the test @pytest.mark.llm, or take the llm_judge fixture.")
         ]
     )
 

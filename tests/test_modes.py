@@ -134,3 +134,18 @@ def test_xdist_workers_recording_one_shared_cassette_lose_nothing(project):
     project.run("--llm-live", "-n", "2", live=True).assert_outcomes(passed=20)
     assert project.cassette("shared.yaml").read_text().count("- request:") == 20
     project.run("-n", "2").assert_outcomes(passed=20)
+
+
+def test_a_live_test_without_provider_calls_writes_no_empty_cassette(project):
+    project.pytester.makepyfile(
+        test_app="""
+        import pytest
+
+        @pytest.mark.llm
+        def test_nothing_to_record():
+            pass
+        """
+    )
+    project.run("--llm-live", live=True).assert_outcomes(passed=1)
+    assert not project.cassette("test_app").exists()
+    project.run().assert_outcomes(passed=1)

@@ -69,7 +69,7 @@ class Answerer:
                 completion = self.primary.chat.completions.parse(
                     model=PRIMARY_MODEL, max_completion_tokens=tokens, response_format=Reply,
                     messages=[{"role": "user", "content": question}])
-            except Exception as exc:  # noqa: BLE001 - classified below
+            except Exception as exc:
                 found = self._classify(exc, incidents)
                 if found.reason == "length" and tokens == TOKENS:
                     tokens = MORE_TOKENS
@@ -100,13 +100,13 @@ class Answerer:
                 incidents.append("content (stream_cut), openai")
                 yield "\n"
                 yield self._fall_back(question, incidents).text
-        except Exception as exc:  # noqa: BLE001 - classified below
+        except Exception as exc:
             self._classify(exc, incidents)
             yield "\n"
             yield self._fall_back(question, incidents).text
 
     # -- helpers -------------------------------------------------------------------------------
-    def _classify(self, exc: Exception, incidents: list[str]):  # noqa: ANN202
+    def _classify(self, exc: Exception, incidents: list[str]):
         found = classify_error(exc)
         incidents.append(str(found))
         if found.kind in ("fatal", "unknown"):
@@ -118,7 +118,7 @@ class Answerer:
             message = self.fallback.messages.parse(
                 model=FALLBACK_MODEL, max_tokens=MORE_TOKENS, output_format=Reply,
                 messages=[{"role": "user", "content": question}])
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._classify(exc, incidents)
             raise AnswerError("both providers failed", incidents) from exc
         problem = classify_response(message)

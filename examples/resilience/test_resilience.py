@@ -7,7 +7,7 @@ server, see README.md). Retries never sleep: a 20 s retry-after costs nothing he
 
 import pytest
 
-from resilience.app import MORE_TOKENS, REFUSED, AnswerError, Answerer
+from resilience.app import MORE_TOKENS, REFUSED, Answerer, AnswerError
 
 QUESTION = "Context: The Eiffel Tower is 330 metres tall. It is in Paris.\nQuestion: How tall is the Eiffel Tower?"
 ANSWER = "The Eiffel Tower is 330 metres tall."

@@ -24,7 +24,7 @@ def _completion(draw: st.DrawFn, stop_reasons: Sequence[str] | None, tools: bool
     if unknown:
         raise ValueError(f"stop_reasons: unknown {sorted(unknown)}; expected some of {STOP_REASONS}")
     stop = draw(st.sampled_from(chosen))
-    completion = draw(completions("anthropic", [_GENERIC[stop]], tools if stop != "end_turn" else tools, None))
+    completion = draw(completions("anthropic", [_GENERIC[stop]], tools, None))
     completion.id = draw(ids("msg_01", _BASE58, 22))
     return completion, stop
 

@@ -22,7 +22,7 @@ ANTHROPIC_MODELS = ("claude-sonnet-5-5", "claude-opus-5-5", "claude-haiku-5-5", 
 
 def texts(max_size: int = 200) -> st.SearchStrategy[str]:
     """Model output text: any Unicode that survives UTF-8 (quotes, newlines, emoji, RTL...)."""
-    return st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=max_size)
+    return st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=max_size)
 
 
 def ids(prefix: str, alphabet: str, length: int) -> st.SearchStrategy[str]:
@@ -58,12 +58,19 @@ def tool_calls(provider: str = "openai", min_size: int = 1, max_size: int = 3) -
 @st.composite
 def completions(draw: st.DrawFn, provider: str, finishes: Sequence[str], tools: bool | None,
                 refusals: bool | None) -> wire.Completion:
-    """A provider-neutral answer (``wire.Completion``) ending with one of ``finishes`` (generic names)."""
-    finish = draw(st.sampled_from(list(finishes)))
-    with_tools = finish == "tool_calls" or (tools is not False and finish not in ("refusal", "content_filter")
-                                             and (tools or draw(st.booleans())) and finish != "stop")
-    if tools is True and finish in ("stop", "length"):
-        with_tools = True
+    """A provider-neutral answer (``wire.Completion``) ending with one of ``finishes`` (generic names).
+
+    Tool calls come with finish "tool_calls", and sometimes with "length" (a call cut short);
+    ``tools=True`` keeps only the finishes that carry tool calls (when any is allowed), ``tools=False``
+    drops "tool_calls"."""
+    allowed = list(finishes)
+    if tools is True and {"tool_calls", "length"} & set(allowed):
+        allowed = [f for f in allowed if f in ("tool_calls", "length")]
+    elif tools is False and len(allowed) > 1:
+        allowed = [f for f in allowed if f != "tool_calls"] or allowed
+    finish = draw(st.sampled_from(allowed))
+    with_tools = finish == "tool_calls" or (finish == "length" and tools is not False
+                                            and (tools is True or draw(st.booleans())))
     completion = wire.Completion(
         model=draw(st.sampled_from(OPENAI_MODELS if provider == "openai" else ANTHROPIC_MODELS)),
         finish=finish,
@@ -74,8 +81,6 @@ def completions(draw: st.DrawFn, provider: str, finishes: Sequence[str], tools: 
     if with_tools:
         completion.tool_calls = draw(tool_calls(provider))
         completion.text = draw(st.none() | texts()) if provider == "openai" else draw(st.just("") | texts())
-        if finish == "stop":
-            completion.finish = "tool_calls"
     elif finish == "refusal" or (refusals and provider == "openai" and finish == "stop"):
         completion.finish = "refusal"
         completion.text = None if provider == "openai" else draw(st.just("") | texts())

@@ -15,13 +15,15 @@ __all__ = ["openai_error_response", "anthropic_error_response", "provider_error_
 OPENAI_STATUSES = (400, 401, 403, 404, 409, 422, 429, 500, 502, 503)
 # 413 is left out: Anthropic's ``request_too_large`` error type is not in the SDK's ``ErrorType``.
 ANTHROPIC_STATUSES = (400, 401, 402, 403, 404, 429, 500, 502, 503, 504, 529)
-_OPENAI_CODES = {400: [None, "context_length_exceeded", "invalid_value"], 429: ["rate_limit_exceeded", "insufficient_quota"],
+_OPENAI_CODES: dict[int, list[str | None]] = {400: [None, "context_length_exceeded", "invalid_value"], 429: ["rate_limit_exceeded", "insufficient_quota"],
                  401: ["invalid_api_key"], 404: ["model_not_found", None]}
 
 
 @st.composite
 def _error_response(draw: st.DrawFn, provider: str, statuses: Sequence[int] | None, edge_pages: bool) -> wire.ProviderResponse:
-    status = draw(st.sampled_from(list(statuses or (OPENAI_STATUSES if provider == "openai" else ANTHROPIC_STATUSES))))
+    default: Sequence[int] = OPENAI_STATUSES if provider == "openai" else ANTHROPIC_STATUSES
+    choices: list[int] = list(statuses) if statuses else list(default)
+    status: int = draw(st.sampled_from(choices))
     request_id = wire.anthropic_request_id() if provider == "anthropic" else wire.openai_request_id()
     edge = edge_pages and (provider, status) in (("openai", 502), ("anthropic", 502), ("anthropic", 503)) \
         and draw(st.booleans())
