@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     import httpx2
     import pytest
 
-__all__ = ["Exchange", "Interceptor"]
+__all__ = ["Exchange", "Interceptor", "scrubbed_interaction"]
 
 KEY_VARIABLES = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 #: Put in a provider's key variable when it is unset, so clients can be built; never sent live.
@@ -108,15 +108,9 @@ class Interceptor:
     # -- the two paths -------------------------------------------------------------------------
     def handle(self, request: httpx2.Request, send: Callable[[httpx2.Request], httpx2.Response]) -> httpx2.Response:
         __tracebackhide__ = True
-        request, substituted = self._substitute(request)
-        if self.before_request is not None:
-            injected = self.before_request(request)
-            if injected is not None:
-                return injected
-        if not self.cassette.recording:
-            return self._replay(request, substituted)
-        self._check_credentials(request)
-        self._run_send_checks(request)
+        request, substituted, answered = self._without_network(request)
+        if answered is not None:
+            return answered
         started = time.perf_counter()
         response = send(request)
         try:
@@ -127,15 +121,9 @@ class Interceptor:
 
     async def handle_async(self, request: httpx2.Request, send: Callable[[httpx2.Request], Any]) -> httpx2.Response:
         __tracebackhide__ = True
-        request, substituted = self._substitute(request)
-        if self.before_request is not None:
-            injected = self.before_request(request)
-            if injected is not None:
-                return injected
-        if not self.cassette.recording:
-            return self._replay(request, substituted)
-        self._check_credentials(request)
-        self._run_send_checks(request)
+        request, substituted, answered = self._without_network(request)
+        if answered is not None:
+            return answered
         started = time.perf_counter()
         response = await send(request)
         try:
@@ -143,6 +131,23 @@ class Interceptor:
         finally:
             await response.aclose()
         return self._recorded(request, response, body, started, substituted)
+
+    def _without_network(
+        self, request: httpx2.Request
+    ) -> tuple[httpx2.Request, tuple[str, str] | None, httpx2.Response | None]:
+        """Everything before the network, shared by the sync and async paths: the model substitution,
+        an injected fault, the replayed response; or, live, the checks that must pass before sending."""
+        __tracebackhide__ = True
+        request, substituted = self._substitute(request)
+        if self.before_request is not None:
+            injected = self.before_request(request)
+            if injected is not None:
+                return request, substituted, injected
+        if not self.cassette.recording:
+            return request, substituted, self._replay(request, substituted)
+        self._check_credentials(request)
+        self._run_send_checks(request)
+        return request, substituted, None
 
     def _replay(self, request: httpx2.Request, substituted: tuple[str, str] | None) -> httpx2.Response:
         __tracebackhide__ = True
@@ -188,19 +193,10 @@ class Interceptor:
 
     # -- helpers -------------------------------------------------------------------------------
     def _scrubbed(self, request: httpx2.Request, response: httpx2.Response, body: bytes, latency: float) -> Interaction:
-        scrubber = Scrubber(self.filter_headers)
-        scrubber.learn_headers(request.headers.multi_items())
-        scrubber.learn_headers(response.headers.multi_items())
-        return Interaction(
-            method=request.method,
-            uri=scrubber.url(str(request.url)),
-            request_headers=scrubber.request_headers(request.headers.multi_items()),
-            request_body=_scrub_body(scrubber, request.content),
-            status=response.status_code,
-            reason=response.reason_phrase,
-            response_headers=scrubber.response_headers(response.headers.multi_items()),
-            response_body=_scrub_body(scrubber, body),
-            latency_ms=latency,
+        return scrubbed_interaction(
+            request.method, str(request.url), request.headers.multi_items(), request.content,
+            response.status_code, response.reason_phrase, response.headers.multi_items(), body, latency,
+            filter_headers=self.filter_headers,
         )
 
     def _run_send_checks(self, request: httpx2.Request) -> None:
@@ -248,6 +244,39 @@ class Interceptor:
         rewritten = httpx2.Request(request.method, request.url, headers=headers, content=new_content,
                                    extensions=request.extensions)
         return rewritten, (asked, data["model"])
+
+
+def scrubbed_interaction(
+    method: str,
+    url: str,
+    request_headers: Iterable[tuple[str, str]],
+    request_body: bytes,
+    status: int,
+    reason: str,
+    response_headers: Iterable[tuple[str, str]],
+    response_body: bytes,
+    latency_ms: float | None,
+    *,
+    filter_headers: Iterable[str] = (),
+) -> Interaction:
+    """THE way one exchange becomes a scrubbed ``Interaction`` (what is written to disk): recording here,
+    production capture (``capture``) and shadow calls (``shadow``) all go through it. ``response_body``
+    is the decoded body (no content-encoding)."""
+    request_headers, response_headers = list(request_headers), list(response_headers)
+    scrubber = Scrubber(filter_headers)
+    scrubber.learn_headers(request_headers)
+    scrubber.learn_headers(response_headers)
+    return Interaction(
+        method=method,
+        uri=scrubber.url(url),
+        request_headers=scrubber.request_headers(request_headers),
+        request_body=_scrub_body(scrubber, request_body),
+        status=status,
+        reason=reason,
+        response_headers=scrubber.response_headers(response_headers),
+        response_body=_scrub_body(scrubber, response_body),
+        latency_ms=latency_ms,
+    )
 
 
 def _scrub_body(scrubber: Scrubber, body: bytes) -> str | bytes:
