@@ -17,6 +17,20 @@ every code path a real judge would:
 The verdict comes back the way the judge asked for it: the forced tool's input (Anthropic) or JSON
 text (OpenAI structured output). Record with a real judge by pointing the SDKs at the real APIs
 (``pytest --llm-live``) instead; the cassettes then hold the real judge's verdicts.
+
+Two more behaviours make the example's other features recordable:
+
+* **structured output** (the assistant's ``cited_answer`` JSON schema, ``Assistant.ask_structured``):
+  ``{"answer": <the extractive answer>, "sources": [<the document it comes from>]}``, where the
+  document is named by the ``# Title`` heading above the chosen sentence, in lower case;
+* **a worse "new model"**, for the model-upgrade walkthrough (docs/model-upgrade.md): a request for
+  ``UPGRADE_MODEL`` (``gpt-4.1-mini``, sent by ``--llm-model gpt-4o-mini=gpt-4.1-mini``) that has a
+  system prompt gets the same answer followed by ``INVENTED``, a sentence of its own that no document
+  supports: the toy stand-in for a model that follows "use only the context" less strictly. Requests
+  without a system prompt (the resilience example's) and every other model are answered as before,
+  so the upgrade changes exactly the assistant's answers, deterministically. The judge's requests
+  are never affected: the judge is pinned to ``gpt-4o-mini-2024-07-18``, which the substitution does
+  not name. This says nothing about the real gpt-4.1-mini.
 """
 
 from __future__ import annotations
@@ -25,9 +39,14 @@ import json
 import re
 from typing import Any
 
-from pytest_llmops.loopback import ReceivedRequest, Reply, ToolCall
+from pytest_llmops.loopback import ReceivedRequest, Reply, ToolCall, default_reply
 
 JUDGE_TOOLS = ("record_verdict", "record_claims")
+#: The JSON schema name of the assistant's structured answers (prompts/answer-json/).
+CITED_ANSWER = "cited_answer"
+#: The toy "new model" of the model-upgrade walkthrough, and the sentence it adds to its answers.
+UPGRADE_MODEL = "gpt-4.1-mini"
+INVENTED = "Our support team usually replies within 24 hours."
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset((
     "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "has",
@@ -117,14 +136,48 @@ def _last_user_text(body: dict[str, Any]) -> str:
     return ""
 
 
+def _schema_name(body: dict[str, Any]) -> str | None:
+    fmt = (body.get("response_format") or {}).get("json_schema") or {}
+    return fmt.get("name")
+
+
+def _has_system_prompt(body: dict[str, Any]) -> bool:
+    if body.get("system"):  # Anthropic
+        return True
+    return any(isinstance(m, dict) and m.get("role") in ("system", "developer") for m in body.get("messages") or [])
+
+
+def _source_of(sentence: str, prompt: str) -> str | None:
+    """The ``# Title`` heading (lower case) of the document holding ``sentence`` in the prompt."""
+    position = prompt.find(sentence)
+    titles = list(re.finditer(r"^# (.+)$", prompt[:position] if position >= 0 else "", re.MULTILINE))
+    return titles[-1].group(1).strip().lower() if titles else None
+
+
+def _cited_answer(request: ReceivedRequest, provider: str, body: dict[str, Any]) -> Reply:
+    answer = json.loads(default_reply(request, provider).text)["answer"]
+    source = _source_of(answer, _last_user_text(body))
+    if body.get("model") == UPGRADE_MODEL:
+        answer = f"{answer} {INVENTED}"
+    return Reply(text=json.dumps({"answer": answer, "sources": [source] if source else []}))
+
+
 def reply(request: ReceivedRequest, provider: str) -> Reply | None:
-    """The loopback reply function: a verdict for judge requests, else None (the default reply)."""
+    """The loopback reply function: a verdict for judge requests, a cited answer for the assistant's
+    structured requests, the upgrade model's padded answer; else None (the server's default reply)."""
     body = request.json if isinstance(request.json, dict) else {}
     tool = _judge_tool(body)
-    if tool is None:
-        return None
-    prompt = _last_user_text(body)
-    verdict = _verdict(prompt) if tool == "record_verdict" else _claims(prompt)
-    if provider == "anthropic":
-        return Reply(tool_calls=[ToolCall(tool, verdict)])
-    return Reply(text=json.dumps(verdict))
+    if tool is not None:
+        prompt = _last_user_text(body)
+        verdict = _verdict(prompt) if tool == "record_verdict" else _claims(prompt)
+        if provider == "anthropic":
+            return Reply(tool_calls=[ToolCall(tool, verdict)])
+        return Reply(text=json.dumps(verdict))
+    if _schema_name(body) == CITED_ANSWER:
+        return _cited_answer(request, provider, body)
+    if body.get("model") == UPGRADE_MODEL and _has_system_prompt(body):
+        answer = default_reply(request, provider)
+        if answer.text and not answer.tool_calls and answer.finish_reason is None:
+            answer.text = f"{answer.text} {INVENTED}"
+            return answer
+    return None

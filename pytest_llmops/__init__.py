@@ -7,7 +7,8 @@ __all__ = ["__version__", "Usage", "classify_error", "classify_response", "Error
            "assert_schema", "assert_faithful", "assert_judge", "Judge", "JudgeScore", "JudgeError", "JudgeConfigError",
            "FaithfulnessAssertionError", "JudgeAssertionError", "SchemaAssertionError",
            "Prompt", "PromptRegistry", "PromptError", "load_prompt",
-           "BaselineError", "BaselineVerdict", "SnapshotVerdict"]
+           "BaselineError", "BaselineVerdict", "SnapshotVerdict", "RepeatError", "RepeatWarning",
+           "capture"]
 
 #: Public names imported on first use (keeps ``import pytest_llmops`` cheap): name -> module.
 _LAZY = {
@@ -33,10 +34,20 @@ _LAZY = {
     "BaselineError": "pytest_llmops.baseline",
     "BaselineVerdict": "pytest_llmops.baseline",
     "SnapshotVerdict": "pytest_llmops.baseline",
+    "RepeatError": "pytest_llmops.repeat",
+    "RepeatWarning": "pytest_llmops.repeat",
 }
 
 
+#: Public names that are modules (``pytest_llmops.capture`` is a callable module: see its docstring).
+_LAZY_MODULES = {"capture": "pytest_llmops.capture"}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _LAZY_MODULES:
+        import importlib
+
+        return importlib.import_module(_LAZY_MODULES[name])
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'pytest_llmops' has no attribute {name!r}")

@@ -521,6 +521,7 @@ def convert_file(path: Path, *, filter_headers: Iterable[str] = ()) -> None:
             response_headers=scrubber.response_headers(response_pairs),
             response_body=_readable(scrubber, response["body"]["string"]),
             latency_ms=data.get("latency_ms"),
+            episode=data.get("episode"),
         ))
     meta = {k: v for k, v in loaded.meta.items() if k not in ("version", "interactions")}
     if loaded.format.serializer != "pytest-llmops":

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import LLMOpsError
+from .stats import Interval, StatSettings, summarize
 
 __all__ = [
     "FORMAT_VERSION",
@@ -64,8 +65,11 @@ FORMAT_VERSION = 1
 SNAPSHOT_DIR = "llm-snapshots"
 ABOUT = ("pytest-llmops score baseline: test -> metric -> accepted score and its model and prompt. "
          "Review changes like code; accept new scores with pytest --llm-update-baseline.")
-#: Verdict statuses, in the order reports list them.
-STATUSES = ("regressed", "improved", "new", "unscored", "missing", "unchanged")
+#: Verdict statuses, in the order reports list them. ``noise``: beyond tolerance, but the samples
+#: say the change could be run-to-run noise (its interval contains 0).
+STATUSES = ("regressed", "noise", "improved", "new", "unscored", "missing", "unchanged")
+#: How counts name a status ("2 within noise").
+STATUS_LABELS = {"noise": "within noise"}
 #: Slack for float arithmetic: 0.85 vs 0.9 - 0.05 is not a regression.
 _EPSILON = 1e-9
 #: Decimals kept in the file: enough for any score, few enough that 0.1 + 0.2 does not churn the diff.
@@ -129,7 +133,43 @@ def score_key(metric: str, ordinal: int) -> str:
     return metric if ordinal == 1 else f"{metric}#{ordinal}"
 
 
+def score_keys(scores: Sequence[Any]) -> list[str]:
+    """The baseline key of each score of a test, in recording order: "faithfulness", "faithfulness#2"."""
+    counts: dict[str, int] = {}
+    keys = []
+    for score in scores:
+        counts[score.metric] = counts.get(score.metric, 0) + 1
+        keys.append(score_key(score.metric, counts[score.metric]))
+    return keys
+
+
 # -- entries and tolerances ------------------------------------------------------------------------
+def _check_summary(data: Mapping[str, Any], samples: Sequence[float], where: str) -> None:
+    """``n``, ``mean`` and ``sd`` of an entry summarise its ``samples``; a file where they disagree
+    (a hand edit, a merge that took one side's samples and the other's mean) is not trusted."""
+    n = data.get("n")
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
+        raise BaselineError(f"{where}: \"n\" must be a whole number >= 1, got {json.dumps(n)}")
+    if n is not None and n > 1 and n != len(samples):
+        raise BaselineError(f"{where}: \"n\" is {n} but \"samples\" holds {len(samples)} value(s); "
+                            f"n counts the samples")
+    if len(samples) < 2:
+        for name in ("mean", "sd"):
+            if name in data and not _is_number(data[name]):
+                raise BaselineError(f"{where}: \"{name}\" must be a finite number, got {json.dumps(data[name])}")
+        return
+    summary = summarize(samples)
+    for name, actual in (("mean", summary.mean), ("sd", summary.sd)):
+        if name not in data:
+            continue
+        stored = data[name]
+        if not _is_number(stored):
+            raise BaselineError(f"{where}: \"{name}\" must be a finite number, got {json.dumps(stored)}")
+        if abs(stored - actual) > 2 * 10 ** -_DECIMALS + 1e-9 * abs(actual):
+            raise BaselineError(f"{where}: \"{name}\" is {_num(stored)} but its samples give {_num(actual)}; "
+                                f"{name} summarises the samples")
+
+
 @dataclass(frozen=True)
 class Entry:
     """One accepted score in the baseline file."""
@@ -145,13 +185,21 @@ class Entry:
     def n(self) -> int:
         return len(self.samples) or 1
 
+    @property
+    def mean(self) -> float:
+        """The mean of the samples (``value`` when there is one sample)."""
+        return summarize(self.samples).mean if len(self.samples) > 1 else self.value
+
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"value": self.value}
         for name in ("model", "prompt", "prompt_digest", "updated"):
             if getattr(self, name) is not None:
                 data[name] = getattr(self, name)
         if len(self.samples) > 1:
+            summary = summarize(self.samples)
             data["n"] = len(self.samples)
+            data["mean"] = _round(summary.mean)
+            data["sd"] = _round(summary.sd)
             data["samples"] = list(self.samples)
         return data
 
@@ -171,7 +219,8 @@ class Entry:
             texts[name] = text
         samples = data.get("samples", [])
         if not isinstance(samples, list) or not all(_is_number(s) for s in samples):
-            raise BaselineError(f"{where}: \"samples\" must be a list of numbers, got {json.dumps(samples)}")
+            raise BaselineError(f"{where}: \"samples\" must be a list of finite numbers, got {json.dumps(samples)}")
+        _check_summary(data, samples, where)
         return cls(value=float(value), samples=tuple(float(s) for s in samples), **texts)
 
     def same_score(self, other: Entry) -> bool:
@@ -268,16 +317,51 @@ class Verdict:
     prompt_digest: str | None = None
     source: str = ""
     reason: str = ""  # why it is unscored
+    #: Samples that could not be scored (repetitions whose judge gave no verdict, None samples).
+    unscored_samples: int = 0
+    #: The comparison of the samples (both sides had 2 or more); None: the plain tolerance decided.
+    stats: Interval | None = None
+    #: How the verdict was reached when no interval could be computed (one sample on a side).
+    note: str = ""
+    #: A verdict on the repetitions so far, returned by ``check`` before the last repetition.
+    provisional: bool = False
 
     @property
     def metric(self) -> str:
         return split_key(self.key)[0]
 
     @property
+    def method(self) -> str:
+        """``"welch"`` / ``"bootstrap"`` (samples compared), or ``"tolerance"`` (values compared)."""
+        return self.stats.method if self.stats is not None else "tolerance"
+
+    @property
     def delta(self) -> float | None:
+        """The change: of the means when samples were compared, else of the values."""
+        if self.stats is not None:
+            return self.stats.estimate
         if self.value is None or self.old is None:
             return None
         return self.value - self.old.value
+
+    @property
+    def old_shown(self) -> float | None:
+        """The baseline score as reports show it (its samples' mean when samples were compared)."""
+        if self.old is None:
+            return None
+        return self.stats.mean_old if self.stats is not None else self.old.value
+
+    @property
+    def new_shown(self) -> float | None:
+        """This run's score as reports show it (its samples' mean when samples were compared)."""
+        return self.stats.mean_new if self.stats is not None else self.value
+
+    def interval_text(self) -> str:
+        """``95% CI [-0.26, -0.12] (welch, n 5 vs 5)``, or "" without an interval."""
+        if self.stats is None:
+            return ""
+        method = "welch t" if self.stats.method == "welch" else self.stats.method
+        return f"{self.stats.describe(_signed)} ({method}, n {self.stats.n_old} vs {self.stats.n_new})"
 
     @property
     def old_model(self) -> str | None:
@@ -317,19 +401,29 @@ class Verdict:
     def message(self) -> str:
         """The failure text of a regression (also used for the other statuses in reports)."""
         assert self.old is not None and self.value is not None
-        floor = self.old.value - self.tolerance.value
-        lines = [f"{self.key} regressed: {_num(self.value)} < {_num(floor)} "
-                 f"(baseline {_num(self.old.value)} - tolerance {_num(self.tolerance.value)})"]
-        rows = [("baseline", self.old.value, self.old.model, self.old.prompt, self.old.prompt_digest, self.old.n),
-                ("this run", self.value, self.model, self.prompt, self.prompt_digest, len(self.samples) or 1)]
+        stats = self.stats
+        old_value, new_value = self.old_shown, self.new_shown
+        assert old_value is not None and new_value is not None
+        floor = old_value - self.tolerance.value
+        if stats is not None:
+            lines = [f"{self.key} regressed: mean {_num(new_value)} < {_num(floor)} (baseline mean {_num(old_value)} - "
+                     f"tolerance {_num(self.tolerance.value)}), and unlikely to be noise"]
+        else:
+            lines = [f"{self.key} regressed: {_num(new_value)} < {_num(floor)} "
+                     f"(baseline {_num(old_value)} - tolerance {_num(self.tolerance.value)})"]
+        rows = [("baseline", old_value, self.old.model, self.old.prompt, self.old.prompt_digest, self.old.n,
+                 stats.sd_old if stats else None),
+                ("this run", new_value, self.model, self.prompt, self.prompt_digest, len(self.samples) or 1,
+                 stats.sd_new if stats else None)]
         show_model = any(row[2] for row in rows)
         show_prompt = any(row[3] for row in rows)
         value_width = max(len(_num(row[1])) for row in rows)
         model_width = max(len(row[2] or "(none)") for row in rows)
-        for label, value, model, prompt, digest, n in rows:
+        samples_width = max(len(_samples_text(row[5], row[6])) for row in rows)
+        for label, value, model, prompt, digest, n, sd in rows:
             line = f"  {label}  {_num(value):<{value_width}}"
-            if n > 1:
-                line += f" ({n} samples)"
+            if samples_width:
+                line += f" {_samples_text(n, sd):<{samples_width}}"
             if show_model:
                 line += f"  model {model or '(none)':<{model_width}}"
             if show_prompt:
@@ -337,7 +431,15 @@ class Verdict:
             if label == "baseline" and self.old.updated:
                 line += f"  accepted {self.old.updated}"
             lines.append(line.rstrip())
+        if stats is not None:
+            lines.append(f"  change    {_signed(stats.estimate)}  {stats.describe(_signed)}  ({stats.method_text()}; "
+                         f"alpha {_num(stats.alpha)})")
         lines.append(f"  tolerance {_num(self.tolerance.value)} from {self.tolerance.source}")
+        if self.unscored_samples:
+            lines.append(f"  unscored  {self.unscored_samples} sample(s) could not be scored and were left out "
+                         f"(not counted as 0)")
+        if self.note:
+            lines.append(f"  noise     {self.note}")
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
@@ -346,7 +448,8 @@ class Verdict:
             "old": self.old.to_json() if self.old is not None else None,
             "tolerance": [self.tolerance.value, self.tolerance.source], "samples": list(self.samples),
             "model": self.model, "prompt": self.prompt, "prompt_digest": self.prompt_digest,
-            "source": self.source, "reason": self.reason,
+            "source": self.source, "reason": self.reason, "unscored_samples": self.unscored_samples,
+            "stats": self.stats.to_json() if self.stats is not None else None, "note": self.note,
         }
 
     @classmethod
@@ -358,11 +461,25 @@ class Verdict:
             tolerance=Tolerance(*data["tolerance"]), samples=tuple(data.get("samples") or ()),
             model=data.get("model"), prompt=data.get("prompt"), prompt_digest=data.get("prompt_digest"),
             source=data.get("source", ""), reason=data.get("reason", ""),
+            unscored_samples=data.get("unscored_samples", 0),
+            stats=Interval.from_json(data["stats"]) if data.get("stats") else None, note=data.get("note", ""),
         )
 
 
 #: Public name (``pytest_llmops.BaselineVerdict``): what ``llm_baseline.check`` returns.
 BaselineVerdict = Verdict
+
+
+def _signed(value: float) -> str:
+    """A change with its sign: +0.03, -0.2, 0."""
+    text = _num(abs(value))
+    return "0" if text == "0" else ("+" if value > 0 else "-") + text
+
+
+def _samples_text(n: int, sd: float | None) -> str:
+    if n <= 1:
+        return ""
+    return f"({n} samples, sd {_num(sd)})" if sd is not None else f"({n} samples)"
 
 
 def _short(digest: str | None) -> str:
@@ -372,32 +489,64 @@ def _short(digest: str | None) -> str:
     return f"{algo}:{hexdigits[:8]}" if sep else digest[:8]
 
 
-def compare_score(old: Entry | None, score: Any, key: str, tolerance: Tolerance) -> Verdict:
+#: Why the plain tolerance decided (no interval): one sample on one side or both.
+NOTE_ONE_EACH = "not estimated (one sample per side): the plain tolerance decided; repeat the test for samples: --llm-repeat N"
+NOTE_OLD_ONE = ("not estimated: the baseline holds one value, so the plain tolerance decided on this run's score; "
+                "accept this run to keep its {n} samples")
+NOTE_NEW_ONE = ("not estimated: this run has one sample against the baseline's {n}, so the plain tolerance decided; "
+                "repeat the test for samples: --llm-repeat N")
+
+
+def compare_score(old: Entry | None, score: Any, key: str, tolerance: Tolerance,
+                  stat: StatSettings | None = None) -> Verdict:
     """THE comparison of one score with its baseline entry (``score``: a ``scores.Score``).
 
     - unscored (``score.value is None``): never compared, never counted as 0;
     - no entry: new;
-    - below ``old.value - tolerance``: regressed; above ``old.value + tolerance``: improved;
-      otherwise unchanged (within tolerance).
-
-    ``score.value`` is compared (the mean of a check's samples; a judge's median). A statistical verdict for noisy scores (``score.samples``
-    against ``old.samples``) replaces the three lines marked below, and nothing else.
+    - both sides have 2 or more samples: the change is the difference of the sample means, with its
+      confidence interval by ``stat`` (``stats.compare_means``: Welch t or a seeded bootstrap, level
+      ``1 - alpha``). A change beyond the tolerance is *regressed* (a drop) or *improved* (a rise)
+      only when the interval leaves out 0; otherwise it is *noise* (within noise). A change within
+      the tolerance is *unchanged*.
+    - otherwise (one sample on a side: an older baseline, a test that is not repeated): the plain
+      tolerance on the values, ``score.value`` (a check's mean, a judge's median) against
+      ``old.value``; ``Verdict.note`` says why no interval was computed.
     """
     fields = dict(test=score.test, key=key, value=score.value, old=old, tolerance=tolerance,
                   samples=tuple(score.samples), model=score.model, prompt=score.prompt,
-                  prompt_digest=score.prompt_digest, source=score.source, reason=score.reason)
+                  prompt_digest=score.prompt_digest, source=score.source, reason=score.reason,
+                  unscored_samples=getattr(score, "unscored_samples", 0))
     if score.value is None:
         return Verdict(status="unscored", **fields)
     if old is None:
         return Verdict(status="new", **fields)
-    # -- the decision (mean vs baseline value, absolute tolerance) --
+    n_new, n_old = len(score.samples), len(old.samples)
+    if n_new >= 2 and n_old >= 2:
+        from .stats import compare_means
+
+        interval = compare_means(old.samples, score.samples, stat)
+        change = interval.estimate
+        if change < -tolerance.value - _EPSILON:
+            status = "regressed" if interval.high < 0 else "noise"
+        elif change > tolerance.value + _EPSILON:
+            status = "improved" if interval.low > 0 else "noise"
+        else:
+            status = "unchanged"
+        return Verdict(status=status, stats=interval, **fields)
+    if n_new >= 2:
+        note = NOTE_OLD_ONE.format(n=n_new)
+    elif n_old >= 2:
+        note = NOTE_NEW_ONE.format(n=n_old)
+    else:
+        note = NOTE_ONE_EACH
+    # -- the plain tolerance (value vs baseline value) --
     if score.value < old.value - tolerance.value - _EPSILON:
         status = "regressed"
     elif score.value > old.value + tolerance.value + _EPSILON:
         status = "improved"
     else:
         status = "unchanged"
-    return Verdict(status=status, **fields)
+    return Verdict(status=status, note=note, **fields)
 
 
 def regression_message(verdicts: Sequence[Verdict]) -> str:
@@ -856,11 +1005,14 @@ class BaselineRun:
     """The session's baseline state: the file, the tolerances, and every verdict of the run (on the
     xdist controller: merged from the workers through ``collect``/``merge``)."""
 
-    def __init__(self, baseline: Baseline, snapshots: Snapshots, tolerances: Tolerances, *, update: bool = False) -> None:
+    def __init__(self, baseline: Baseline, snapshots: Snapshots, tolerances: Tolerances, *, update: bool = False,
+                 stat: StatSettings | None = None) -> None:
         self.baseline = baseline
         self.snapshots = snapshots
         self.tolerances = tolerances
         self.update = update
+        #: How samples are compared (ini llm_stat_method, llm_alpha, llm_bootstrap_*).
+        self.stat = stat or StatSettings()
         self.verdicts: list[Verdict] = []
         self.snapshot_verdicts: list[SnapshotVerdict] = []
         self.finished: set[str] = set()
@@ -870,20 +1022,26 @@ class BaselineRun:
         self.html_written: str | None = None
 
     # per test
-    def compare_new(self, state: TestScores, scores: Sequence[Any], explicit: float | None = None) -> list[Verdict]:
-        """Compare the test's scores not compared yet (in recording order); returns their verdicts."""
-        counts: dict[str, int] = {}
+    def compare_new(self, state: TestScores, scores: Sequence[Any], explicit: float | None = None,
+                    only: int | None = None) -> list[Verdict]:
+        """Compare the test's scores not compared yet (in recording order); returns their verdicts.
+        ``explicit``: the tolerance given to ``check`` for the score at ``only`` (default: the last
+        one); ``only``: compare that score alone (a repeated test's other scores may still be
+        waiting for the samples of the running repetition)."""
+        target = len(scores) - 1 if only is None else only
         fresh: list[Verdict] = []
-        for index, score in enumerate(scores):
-            counts[score.metric] = counts.get(score.metric, 0) + 1
-            if index in state.verdicts:
+        for index, (key, score) in enumerate(zip(score_keys(scores), scores)):
+            if index in state.verdicts or (only is not None and index != only):
                 continue
-            key = score_key(score.metric, counts[score.metric])
-            tolerance = self.tolerances.resolve(key, state.markers, explicit if index == len(scores) - 1 else None)
-            verdict = compare_score(self.baseline.get(state.test, key), score, key, tolerance)
+            verdict = self.verdict(state, key, score, explicit if index == target else None)
             state.verdicts[index] = verdict
             fresh.append(verdict)
         return fresh
+
+    def verdict(self, state: TestScores, key: str, score: Any, explicit: float | None = None) -> Verdict:
+        """The verdict of one score of the test (``key``: "metric" or "metric#2"), not kept."""
+        tolerance = self.tolerances.resolve(key, state.markers, explicit)
+        return compare_score(self.baseline.get(state.test, key), score, key, tolerance, self.stat)
 
     def after_call(self, state: TestScores, scores: Sequence[Any], finished: bool) -> list[Verdict]:
         """The test body is over: compare the scores recorded by assertions, and return the
@@ -971,11 +1129,18 @@ class BaselineFixture:
         """This test's baseline entry for ``metric`` (``"faithfulness"``, ``"faithfulness#2"``), if any."""
         return self._run.baseline.get(self._state.test, metric)
 
-    def check(self, metric: str, value: float | Sequence[float] | None, *, tolerance: float | None = None) -> Verdict:
-        """Record ``value`` as this test's score ``metric`` and compare it with the baseline: a score
-        below baseline - tolerance fails the test here (an AssertionError). ``value``: a number, a list
-        of samples (their mean is compared; all are stored), or None (unscored: counted apart, never
-        compared). ``tolerance`` overrides the marker and ini tolerances for this score."""
+    def check(self, metric: str, value: float | Sequence[float | None] | None, *,
+              tolerance: float | None = None) -> Verdict:
+        """Record ``value`` as this test's score ``metric`` and compare it with the baseline: a
+        regression fails the test here (an AssertionError). ``value``: a number, a list of samples
+        (all are stored; with samples on both sides their means are compared with a confidence
+        interval, see docs/noise.md; a ``None`` sample could not be scored and is counted apart), or
+        None (unscored: counted apart, never compared). ``tolerance`` overrides the marker and ini
+        tolerances for this score.
+
+        In a repeated test the samples of every repetition are compared once, in the last one; in
+        an earlier repetition ``check`` returns the verdict on the samples so far (``provisional``)
+        and never fails."""
         __tracebackhide__ = True
         from .context import current
         from .scores import record_score
@@ -984,13 +1149,19 @@ class BaselineFixture:
             raise ValueError(f"llm_baseline.check: the metric must be a non-empty name without '#', got {metric!r}")
         if tolerance is not None:
             _tolerance_value(tolerance, "llm_baseline.check(tolerance=...)")
-        record_score(metric, value, source="check", reason="" if value is not None else "checked with no value")
+        stored = record_score(metric, value, source="check", reason="" if value is not None else "checked with no value")
         ctx = current()
         scores = ctx.scores if ctx is not None else []
         if not scores:  # pragma: no cover - outside a test there is no context
             raise RuntimeError("llm_baseline.check can only be used inside a running test")
-        self._run.compare_new(self._state, scores, explicit=tolerance)
-        index = len(scores) - 1
+        index = next((i for i in range(len(scores) - 1, -1, -1) if scores[i] is stored), len(scores) - 1)
+        repetitions = getattr(ctx, "repetitions", 1)
+        repeated = repetitions > 1
+        episode = getattr(ctx, "episode", None)
+        if repeated and episode is not None and episode < repetitions:
+            key = score_keys(scores)[index]
+            return replace(self._run.verdict(self._state, key, scores[index], tolerance), provisional=True)
+        self._run.compare_new(self._state, scores, explicit=tolerance, only=index if repeated else None)
         verdict = self._state.verdicts[index]
         if verdict.status == "regressed" and not self._run.update:
             self._state.raised.add(index)
@@ -1018,23 +1189,29 @@ class BaselineFixture:
 
 
 # -- terminal summary ------------------------------------------------------------------------------
-_MARKUP = {"regressed": {"red": True, "bold": True}, "improved": {"green": True}, "new": {"cyan": True},
-           "unscored": {"yellow": True}, "missing": {"yellow": True}, "unchanged": {}}
+_MARKUP = {"regressed": {"red": True, "bold": True}, "noise": {"yellow": True}, "improved": {"green": True},
+           "new": {"cyan": True}, "unscored": {"yellow": True}, "missing": {"yellow": True}, "unchanged": {}}
 
 
 def counts_text(counts: Mapping[str, int], order: Sequence[str] = STATUSES) -> str:
-    return ", ".join(f"{counts[s]} {s}" for s in order if counts.get(s))
+    return ", ".join(f"{counts[s]} {STATUS_LABELS.get(s, s)}" for s in order if counts.get(s))
 
 
 def _row_cells(verdict: Verdict, update: bool) -> tuple[str, ...]:
-    old = _num(verdict.old.value) if verdict.old is not None else ""
-    new = _num(verdict.value) if verdict.status != "missing" else ""
+    old = _num(verdict.old_shown) if verdict.old is not None else ""
+    new = _num(verdict.new_shown) if verdict.status != "missing" else ""
     change = _delta(verdict.delta) if verdict.delta is not None else ""
     notes = []
+    if verdict.status == "noise":
+        notes.append(f"within noise: {verdict.interval_text()}")
+    elif verdict.stats is not None:
+        notes.append(verdict.interval_text())
     if verdict.status == "regressed":
         notes.append(f"tolerance {_num(verdict.tolerance.value)}" + ("; accepted" if update else ""))
     if verdict.status == "unscored":
         notes.append(verdict.reason or "unscored")
+    if verdict.unscored_samples and verdict.status != "unscored":
+        notes.append(f"{verdict.unscored_samples} unscored sample(s) left out")
     if verdict.status == "missing":
         notes.append("in the baseline, not recorded by this run" + ("; removed" if update else ""))
     if verdict.prompt_change:
@@ -1095,6 +1272,9 @@ def summary_lines(run: BaselineRun, *, verbose: bool = False,
     for verdict in results:
         totals[verdict.status] = totals.get(verdict.status, 0) + 1
     parts = [counts_text(totals)] if totals else []
+    left_out = sum(v.unscored_samples for v in results if v.status not in ("unscored", "missing"))
+    if left_out:
+        parts[-1] += f" ({left_out} unscored sample{'s' if left_out != 1 else ''} left out)"
     if snapshots:
         parts.append(", ".join(f"{snap_counts[s]} snapshot{'s' if snap_counts[s] != 1 else ''} {s}"
                                for s in ("changed", "new", "unchanged") if snap_counts.get(s)))
@@ -1109,7 +1289,7 @@ def summary_lines(run: BaselineRun, *, verbose: bool = False,
         else:
             tail = f"{display} already up to date"
     else:
-        pending = any(v.status in ("regressed", "improved", "new", "missing") for v in results) or any(
+        pending = any(v.status in ("regressed", "noise", "improved", "new", "missing") for v in results) or any(
             s.status != "unchanged" for s in snapshots)
         tail = f"{display} unchanged" + (" (accept this run with --llm-update-baseline)" if pending else "")
     failing = totals.get("regressed", 0) + snap_counts.get("changed", 0)

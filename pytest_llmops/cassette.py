@@ -45,6 +45,7 @@ class Interaction:
     response_headers: dict[str, list[str]] = field(default_factory=dict)
     reason: str = ""
     latency_ms: float | None = None
+    episode: int | None = None  # the repetition of a repeated test that made this call (1-based)
     _key: RequestKey | None = None
     _replay_headers: list[tuple[str, str]] | None = None
 
@@ -86,6 +87,8 @@ class Interaction:
         }
         if self.latency_ms is not None:
             data["latency_ms"] = round(self.latency_ms, 1)
+        if self.episode is not None:
+            data["episode"] = self.episode
         return data
 
 
@@ -120,6 +123,7 @@ def _interaction(data: dict[str, Any]) -> Interaction:
         response_headers=resp["headers"],
         response_body=resp["body"]["string"],
         latency_ms=data.get("latency_ms"),
+        episode=data.get("episode"),
     )
 
 
@@ -310,6 +314,11 @@ class Cassette:
         self.play_count = 0
         self.misses: list[Miss] = []
         self.drift: list[drift.DriftMatch] = []  # requests matched only through SDK drift rules
+        #: A repeated test (see ``repeat``): the repetitions planned and started, and the running one
+        #: (recorded interactions are tagged with it; written as ``repeat`` / ``episodes`` meta).
+        self.repeat = 1
+        self.episodes = 1
+        self.episode: int | None = None
 
     # -- what is there ---------------------------------------------------------------------------
     @property
@@ -321,6 +330,12 @@ class Cassette:
     @property
     def exists(self) -> bool:
         return self._data is not None
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The top-level fields of the loaded file other than its interactions (``recorded_with``,
+        ``repeat``, ``episodes``, ...); empty when recording or when there is no file."""
+        return self._data.meta if self._data is not None else {}
 
     def __repr__(self) -> str:
         mode = "recording" if self.recording else "replaying"
@@ -389,12 +404,16 @@ class Cassette:
     def record(self, interaction: Interaction) -> None:
         with self._lock:
             self.requests.append((interaction.method, interaction.uri))
+            if self.episode is not None:
+                interaction.episode = self.episode
             self.recorded.append(interaction)
 
     def save(self, session_id: str, meta: dict[str, Any]) -> None:
         """Write what this test recorded. A shared cassette merges what other tests of this session
         (possibly other xdist workers) recorded into it, under a file lock."""
         meta = {**meta, "recorded_session": session_id} if self.shared else meta
+        if self.repeat > 1:
+            meta = {**meta, "repeat": self.repeat, "episodes": self.episodes}
         if not self.shared:
             save_cassette(self.path, self.recorded, meta)
             return

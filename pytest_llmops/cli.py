@@ -31,6 +31,8 @@ class Command:
 #: Subcommands, in the order ``--help`` lists them: name -> "module:factory" (factory() -> Command).
 COMMANDS: dict[str, str] = {
     "audit": "pytest_llmops.audit:COMMAND",
+    "promote": "pytest_llmops.promote:COMMAND",
+    "review": "pytest_llmops.review:COMMAND",
 }
 
 

@@ -34,6 +34,13 @@ class TestContext:
     #: The test's LLM judge (``judge.Judge``), set by the ``llm_judge`` fixture or on first use by
     #: ``assert_judge``; ``None`` until then.
     judge: Any = None
+    #: A repeated test (``--llm-repeat``, ``@pytest.mark.llm(repeat=N)``): how many times its body
+    #: runs, and which repetition is running (1-based; ``None`` outside the body). In repetition
+    #: k > 1 a score joins the same metric's score of the earlier repetitions (``scores.record_score``).
+    repetitions: int = 1
+    episode: int | None = None
+    #: Scores recorded per metric in the running repetition (reset at each repetition).
+    episode_counts: dict[str, int] = field(default_factory=dict)
 
     def use_prompt(self, lineage: dict[str, str]) -> None:
         self.active_prompt = lineage

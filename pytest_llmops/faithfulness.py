@@ -39,13 +39,33 @@ Method (details and measurements in docs/faithfulness.md)
    * a number of the claim is not in the context ("number 1998 not in context"), or not in
      its evidence; a claim may round a context number to the precision it states ("$3.5
      million" for $3,460,000), a bare integer must match exactly;
+   * a number's unit differs: every number carries the words right after it ("60 days"), a
+     percent sign, a currency or a month next to it ("March 2010", "5 March"), and the
+     context must state the value with the claim's unit when both give one ("number 60 days
+     not in context (it has 60 pounds)"; "12%" is not "12 stores"). A unit word standing
+     elsewhere in the number's sentence counts unless it is another number's unit; a claim
+     unit that the context never attaches to a number (a synonym, perhaps) only lowers the
+     score;
+   * a number of the claim is stated in the context, but of something else: an evidence
+     sentence fits the claim better and has another number of the same kind in its place
+     ("The standard plan costs $49" against "The standard plan costs $29 ... The premium plan
+     costs $49": "number $49 where the context has $29");
    * a proper name (a capitalised word inside a sentence, or a mixed-case word) is nowhere in
      the context, allowing for initials ("FA" for "Football Association") and derived forms
      ("Chinese" for "China");
+   * a name of the claim takes the place of another name of the context: a context sentence
+     states the claim's nearby names/numbers with another name Y next to the same word, and
+     the context puts the claim's name next to that word in another sentence ("Madrid is the
+     capital of Germany" against "Berlin is the capital of Germany. Madrid is the capital of
+     Spain.": "name 'Madrid' where the context has 'Berlin'");
    * the claim is negated and its evidence is not ("not", "no", "never", "n't", "without",
      ...), or the best evidence sentence negates a word that the claim states positively;
-   * a claim word is missing from the evidence while its antonym (a short built-in list of
-     unambiguous pairs: increase/decrease, higher/lower, win/lose, ...) is there.
+   * a comparative, quantifier or order word is reversed about the same thing ("more" /
+     "fewer tracks", "before" / "after the war", "all" / "some employees"), or the claim
+     says "only X" where the evidence states X without a restriction;
+   * a claim word is missing from the evidence while its antonym (a built-in list of
+     unambiguous pairs: increase/decrease, higher/lower, win/lose, rose/fell, ...) is there,
+     near a word that is near the claim's word (said of the same thing).
 
 6. **Verdict.** ``FaithfulnessResult.score`` is the mean of the claim scores weighted by each
    claim's amount of content (the share of the answer that the context supports). A claim is
@@ -59,17 +79,19 @@ does a claim with nothing checkable ("Yes."); against an empty context every cla
 "context is empty" (score 0.0).
 
 Known misses: synonyms count as missing words (they lower a faithful paraphrase's score); a
-relation swapped between entities of one sentence ("Madrid is the capital of Germany" against
-"Berlin is the capital of Germany. Madrid is the capital of Spain.") can pass; a number or name
-that is in the evidence but attached to something else passes.
+relation reversed between the entities of one sentence ("A hired B" for "B hired A") passes,
+and so does a number or word taken from another clause of the same sentence; a name swapped
+with one that the context never puts in the same place passes, and an alias used in the same
+place ("the Toffees" for "Everton") fails.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -235,6 +257,8 @@ _NEGATIONS = frozenset(
     "not no never none nobody nothing neither nor without cannot nowhere".split()
 )
 
+#: pairs of opposite content words (compared after stemming); left out: pairs with common
+#: senses that are not opposites ("last year" / "first quarter", "close to", "hard work")
 _ANTONYM_PAIRS = """
 increase decrease|increase reduce|rise fall|rise decline|grow shrink|gain loss|profit loss
 higher lower|high low|larger smaller|large small|big small|bigger smaller|greater less
@@ -245,10 +269,40 @@ allow prohibit|buy sell|bought sold|import export|include exclude|true false|mal
 maximum minimum|cheap expensive|easy difficult|possible impossible|legal illegal
 likely unlikely|north south|east west|inside outside|internal external|alive dead
 support oppose|love hate|hot cold|fast slow|wide narrow|rich poor|safe dangerous
+up down|upgrade downgrade|hire fire|hire dismiss|enter exit|arrive depart|add remove|raise cut
+raise lower|rise drop|gain drop|boost cut|majority minority|victory defeat|winner loser
+ahead behind|top bottom|start finish|early late|long short|heavy light|full empty
+private public|domestic foreign|junior senior|upper lower|confirm deny|guilty innocent
+convict acquit|surplus deficit|bullish bearish|outperform underperform|lend borrow
+overestimate underestimate|inflow outflow|optimistic pessimistic|permanent temporary
+voluntary mandatory|optional mandatory|accept decline|accept refuse|allow ban|tighten loosen
+accelerate decelerate|ancient modern|simple complex|asleep awake|wet dry|dark light
 """.replace("\n", "|")
+
+#: verbs of change in one direction and the other: each word of one line is the opposite of
+#: each word of the other ("grew" / "fell", "rose" / "dropped")
+_DIRECTIONS = (
+    "increase rise rose risen grow grew grown climb jump soar surge",
+    "decrease fall fell fallen drop decline shrink shrank shrunk slump plunge",
+)
+
+#: opposite comparatives, quantifiers and order words (mostly stopwords, so checked apart from
+#: the antonyms, bound to the word they qualify): "a|b c" makes a the opposite of b and c
+_OPPOSITE_GROUPS = """
+more|less fewer
+most|least fewest
+before|after
+above|below
+over|under
+all every|some few several
+always|sometimes rarely seldom occasionally
+"""
+#: words that restrict a statement as "only" does
+_RESTRICTIVE = frozenset("only just solely sole exclusively alone merely".split())
 
 _WORD_RE = re.compile(r"\w+")
 _TOKEN_RE = re.compile(r"(\W*)(\w+)")  # (what stands between tokens, token)
+_TOKEN_ASCII_RE = re.compile(r"(\W*)(\w+)", re.ASCII)  # the same on ASCII text, faster
 _SCOPE_BREAKS = frozenset(",;:.!?()")
 _CLAUSE_WORDS = frozenset("and or but while whereas although though because so yet".split())
 _FULL_STOP_RE = re.compile(r"\.\s")
@@ -326,8 +380,10 @@ _ANTONYMS: dict[str, frozenset[str]] = {}
 
 def _build_antonyms() -> None:
     acc: dict[str, set[str]] = {}
-    for pair in _ANTONYM_PAIRS.split("|"):
-        parts = pair.split()
+    pairs = [pair.split() for pair in _ANTONYM_PAIRS.split("|")]
+    up, down = (line.split() for line in _DIRECTIONS)
+    pairs += [[a, b] for a in up for b in down]
+    for parts in pairs:
         if len(parts) != 2:
             continue
         a, b = (_stem(p) for p in parts)
@@ -356,6 +412,7 @@ _SCALES = {
 _NUMBER_WORDS = frozenset(_SMALL) | {"hundred", "thousand", "million", "billion", "trillion"}
 
 _NUM_RE = re.compile(
+    r"(?=[$£€¥.\d])"  # a fast test: what a number can start with
     r"(?<![\w.])(?P<cur>[$£€¥]\s?)?"
     r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
     r"(?:\s?(?P<scale>hundred|thousand|million|billion|trillion|mln|mn|bn|tn|k|m|b)(?![A-Za-z]))?"
@@ -373,16 +430,28 @@ _WORDNUM_RE = re.compile(
 
 
 class _Num:
-    """A number stated in a text: its text, value, and how far a rounded claim may be off
-    (half a unit of the last stated digit, times the scale)."""
+    """A number stated in a text: its text, value, how far a rounded claim may be off (half a
+    unit of the last stated digit, times the scale), and its unit: what it counts or measures
+    ("days", "%", "$", a month for a day or year), empty when the text gives none."""
 
-    __slots__ = ("text", "value", "tolerance")
+    __slots__ = ("text", "value", "tolerance", "unit", "phrase", "start")
 
-    def __init__(self, text: str, value: float, tolerance: float) -> None:
+    def __init__(
+        self,
+        text: str,
+        value: float,
+        tolerance: float,
+        unit: frozenset[str] = frozenset(),
+        phrase: str = "",
+        start: int = 0,
+    ) -> None:
         self.text, self.value, self.tolerance = text, value, tolerance
+        self.start = start  # offset in the (normalised) text
+        self.unit = unit
+        self.phrase = phrase or text  # the number with its unit, as written: "60 days"
 
     def __repr__(self) -> str:
-        return f"_Num({self.text!r}, {self.value!r}, {self.tolerance!r})"
+        return f"_Num({self.text!r}, {self.value!r}, {self.tolerance!r}, {sorted(self.unit)})"
 
 
 def _parse_word_number(text: str) -> float | None:
@@ -414,15 +483,90 @@ def _parse_word_number(text: str) -> float | None:
     return total + current
 
 
+_MONTHS = {
+    m: i + 1
+    for i, names in enumerate(
+        "January Jan|February Feb|March Mar|April Apr|May|June Jun|July Jul|August Aug|"
+        "September Sep Sept|October Oct|November Nov|December Dec".split("|")
+    )
+    for m in names.split()
+}
+#: the words that follow a number, up to two (what it counts: "60 days", "12 new stores")
+_AFTER_RE = re.compile(r"[ \t-]{0,3}([^\W\d_]+)(?:[ \t-]+([^\W\d_]+))?(?!\w)")
+#: a month just before a number: "March 2010", "March 5", "March 5, 2010"
+_MONTH_BEFORE_RE = re.compile(
+    r"\b(" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?\s+"
+    r"(?:\d{1,2}(?:st|nd|rd|th)?,?\s+)?$"
+)
+_PERCENT_UNIT = "%"
+_PERCENT_RE = re.compile(r"(?i)%|per\s*cent")
+_PERCENT_WORDS = frozenset({"percent", "pct", "percentage", "percentages"})
+
+
+def _unit_of(
+    text: str, m: re.Match[str], *, year_like: bool, currency: str
+) -> tuple[frozenset[str], str]:
+    """(unit, phrase) of the number matched by m in text. The unit: "%" for a percentage, the
+    currency ("$" -> "dollar"), a month next to it ("@3" for March: "March 2010", "5 March",
+    "March 5, 2010"), and, unless the number looks like a year, the content words right after
+    it (up to two, before any stopword): "60 days" -> {"day"}, "12 new stores" -> {"new",
+    "store"}; empty when nothing qualifies the number. The phrase: the number with its unit
+    as written, for messages ("60 days", "12 new stores", "March 2010")."""
+    unit: set[str] = set()
+    raw = m.group(0)
+    if _PERCENT_RE.search(raw):
+        unit.add(_PERCENT_UNIT)
+    if currency:
+        unit.add(currency)
+    end = m.end()
+    phrase_start, phrase_end = m.start(), end
+    before = _MONTH_BEFORE_RE.search(text, max(0, m.start() - 16), m.start())
+    if before:
+        unit.add(f"@{_MONTHS[before.group(1)]}")
+        phrase_start = before.start()
+    after = _AFTER_RE.match(text, end)
+    if after:
+        for g in (1, 2):
+            word = after.group(g)
+            if not word:
+                break
+            if word in _MONTHS and word[0].isupper():
+                unit.add(f"@{_MONTHS[word]}")
+                phrase_end = after.end(g)
+                break
+            low = _fold(word)
+            if low in _PERCENT_WORDS:
+                unit.add(_PERCENT_UNIT)
+                phrase_end = after.end(g)
+                continue
+            if (
+                year_like
+                or low in _STOPWORDS
+                or low in _NEGATIONS
+                or low in _NUMBER_WORDS
+                or low in _SCALES
+            ):
+                break
+            unit.add(_stem(low))
+            if g == 1 or (not after.group(1).endswith("s") and low.endswith("s")):
+                # the phrase ends at the first plural: "60 days" (not "60 days later"), "12 new
+                # stores"
+                phrase_end = after.end(g)
+    phrase = text[phrase_start:phrase_end].strip()
+    return frozenset(unit), phrase
+
+
 def _numbers(text: str, words: bool = True) -> list[_Num]:
-    """Numbers stated in (normalised) text, in digits and (if ``words``) in words."""
+    """Numbers stated in (normalised) text, in digits and (if ``words``) in words, each with
+    its unit (see _unit_of)."""
     out: list[_Num] = []
     spans: list[tuple[int, int]] = []
     for m in _NUM_RE.finditer(text):
         spans.append(m.span())
         raw = m.group("num")
+        cur = (m.group("cur") or "").strip()
         scale_word = (m.group("scale") or "").lower()
-        if scale_word in ("m", "b", "k") and not m.group("cur"):
+        if scale_word in ("m", "b", "k") and not cur:
             # "5 m" is more likely metres than millions; keep the bare number
             scale_word = ""
         try:
@@ -435,18 +579,31 @@ def _numbers(text: str, words: bool = True) -> list[_Num]:
             tol = 0.5 * 10.0 ** (-decimals) * scale
         else:
             tol = 0.0
-        out.append(_Num(m.group(0).strip(), v * scale, tol))
+        year_like = (
+            len(raw) == 4 and not cur and scale == 1.0 and 1000 <= v <= 2100
+            and m.group(0)[-1] != "%"
+        )
+        unit, phrase = _unit_of(text, m, year_like=year_like, currency=_CURRENCY_WORDS.get(cur, ""))
+        out.append(_Num(m.group(0).strip(), v * scale, tol, unit, phrase, m.start()))
     for m in _WORDNUM_RE.finditer(text) if words else ():
         if any(a < m.end() and m.start() < b for a, b in spans):
             continue  # the scale word of "3.5 million", already read
         wv = _parse_word_number(m.group(0))
         if wv is not None:
-            out.append(_Num(m.group(0).strip(), wv, 0.0))
+            unit, phrase = _unit_of(text, m, year_like=False, currency="")
+            out.append(_Num(m.group(0).strip(), wv, 0.0, unit, phrase, m.start()))
     return out
 
 
 def _num_key(v: float) -> str:
     return "#" + (repr(int(v)) if v == int(v) and abs(v) < 1e18 else repr(round(v, 6)))
+
+
+def _num_keys(n: _Num) -> list[str]:
+    """Index keys of a number: its value ("#60"), and its value with each unit word ("#60/day"),
+    so that evidence is sought where the number has the claim's unit."""
+    key = _num_key(n.value)
+    return [key, *(key + "/" + u for u in n.unit)] if n.unit else [key]
 
 
 # --------------------------------------------------------------------------------------------
@@ -464,6 +621,7 @@ _BOUNDARY_RE = re.compile(r"([.!?]+)([\"')\]]*)(\s+)[^\w\s]{0,3}(\w)")
 _NUMBER_ABBREVIATIONS = frozenset({"no", "nos", "p", "pp", "vol", "fig", "figs", "op"})
 _DOTTED_KEY_RE = re.compile(r"(?:[a-z]\.)+[a-z]")
 _GLUED_RE = re.compile(r"(?<=[a-z\u00df-\u00ff]{2}[.!?])(?=[A-Z][a-z])")
+_GLUED_HINT_RE = re.compile(r"[.!?][A-Z]")  # a fast test before _GLUED_RE
 _BULLET_RE = re.compile(r"^\s*(?:[-*\u2022\u25aa>]+|\d{1,2}[.)])\s+")
 
 
@@ -475,8 +633,11 @@ def _split_line(line: str) -> list[str]:
         if nxt.islower() or nxt == "_":
             continue  # "e.g. this", "3 p.m. today": a sentence starts with a capital, a digit
             # or a letter of a script without case
-        before = line[start : m.start()]
-        last = before.rsplit(None, 1)[-1] if before.strip() else ""
+        end = m.start()
+        last = line[line.rfind(" ", start, end) + 1 : end]
+        if not last.isalnum():
+            before = line[start:end]
+            last = before.rsplit(None, 1)[-1] if before.strip() else ""
         key = last.lower().lstrip("(\"'")
         if m.group(1) == "." and (
             (key in _ABBREVIATIONS and (key not in _NUMBER_ABBREVIATIONS or nxt.isdigit()))
@@ -487,10 +648,12 @@ def _split_line(line: str) -> list[str]:
         parts.append(line[start : m.end(2)])
         start = m.end(3)
     parts.append(line[start:])
-    out: list[str] = []
-    for p in parts:
-        out.extend(_GLUED_RE.split(p))
-    return [p.strip() for p in out if p.strip()]
+    if _GLUED_HINT_RE.search(line):
+        out: list[str] = []
+        for p in parts:
+            out.extend(_GLUED_RE.split(p))
+        parts = out
+    return [p.strip() for p in parts if p.strip()]
 
 
 def split_sentences(text: str) -> list[str]:
@@ -590,7 +753,7 @@ def split_claims(answer: str) -> list[str]:
 class _Terms:
     """The terms of one sentence or claim."""
 
-    __slots__ = ("words", "names", "nums", "negs", "seq", "breaks")
+    __slots__ = ("words", "names", "nums", "negs", "seq", "breaks", "lower", "initial")
 
     def __init__(
         self,
@@ -600,6 +763,8 @@ class _Terms:
         negs: frozenset[str],
         seq: tuple[str, ...] = (),
         breaks: tuple[int, ...] = (),
+        lower: set[str] | frozenset[str] = frozenset(),
+        initial: str = "",
     ) -> None:
         self.words = words  # stemmed content words
         self.names = names  # the subset of words written as proper names
@@ -607,6 +772,8 @@ class _Terms:
         self.negs = negs  # negation cues
         self.seq = seq  # content words in order
         self.breaks = breaks  # positions in seq where a sentence or clause starts (. ! ? ;)
+        self.lower = lower  # the words never capitalised in this sentence
+        self.initial = initial  # the first word, when capitalised and not known as a name
 
     def __repr__(self) -> str:
         return f"_Terms(words={sorted(self.words)}, names={sorted(self.names)}, nums={self.nums})"
@@ -616,6 +783,9 @@ _NEG, _SKIP, _WORD, _NUMBER = 0, 1, 2, 3
 _CURRENCY_WORDS = {
     "$": _stem("dollar"), "\u00a3": _stem("pound"), "\u20ac": _stem("euro"), "\u00a5": _stem("yen")
 }  # fmt: skip
+_CURRENCY_UNITS = frozenset(_CURRENCY_WORDS.values())
+#: nouns that can stand for any counted thing: "56 people" for "56 crew members"
+_GENERIC_UNITS = frozenset(_stem(w) for w in "people persons individuals things items".split())
 
 
 def _classify(tok: str) -> tuple[int, str]:
@@ -647,30 +817,33 @@ def _token(tok: str) -> tuple[int, str]:
 
 def _terms(sentence: str, *, known_names: frozenset[str] = frozenset()) -> _Terms:
     text = _normalise(sentence)
-    words: set[str] = set()
     names: set[str] = set()
+    caps: set[str] = set()
     negs: set[str] = set()
     seq: list[str] = []
+    append = seq.append
     breaks: list[int] = []
+    initial = ""
     has_number = has_word_number = False
-    toks = _TOKEN_RE.findall(text)
+    toks = (_TOKEN_ASCII_RE if text.isascii() else _TOKEN_RE).findall(text)
     cache = _TOKEN_CACHE
     for i, (mark, tok) in enumerate(toks):
-        if i and seq and ("!" in mark or "?" in mark or ";" in mark or _FULL_STOP_RE.search(mark)):
+        kind, key = cache.get(tok) or _token(tok)
+        if mark != " " and i and seq and (
+            "!" in mark or "?" in mark or ";" in mark or _FULL_STOP_RE.search(mark)
+        ):
             breaks.append(len(seq))
-        kind_key = cache.get(tok) or _token(tok)
-        kind, key = kind_key
         if kind == _WORD:
-            words.add(key)
-            seq.append(key)
+            append(key)
             if tok[0].isupper():
-                if i == 0 or (mark and not _OPENING_MARKS.isdisjoint(mark)):
+                caps.add(key)
+                if i == 0 or (mark != " " and not _OPENING_MARKS.isdisjoint(mark)):
                     # sentence-initial, or after a quote/colon/bracket: a name only if written
                     # like one ("McIlroy", "eBay") or known as a name from the context
-                    if key in known_names or (
-                        not tok.isupper() and any(ch.isupper() for ch in tok[1:])
-                    ):
+                    if key in known_names or (not tok.isupper() and tok[1:] != tok[1:].lower()):
                         names.add(key)
+                    elif i == 0:
+                        initial = key
                 else:
                     names.add(key)
         elif kind == _NEG:
@@ -681,13 +854,15 @@ def _terms(sentence: str, *, known_names: frozenset[str] = frozenset()) -> _Term
             has_number = True
             if tok[0].isalpha():
                 has_word_number = True
+    words = set(seq)
     nums = _numbers(text, has_word_number) if has_number else ()
     if nums:
         for sym, word in _CURRENCY_WORDS.items():
             if sym in text:
                 words.add(word)  # "$5" and "5 dollars" share "dollar"
     return _Terms(
-        frozenset(words), frozenset(names), tuple(nums), frozenset(negs), tuple(seq), tuple(breaks)
+        frozenset(words), frozenset(names), tuple(nums), frozenset(negs), tuple(seq), tuple(breaks),
+        words - caps if caps else words, initial,
     )
 
 
@@ -727,37 +902,104 @@ def _acronyms(text: str) -> set[str]:
 
 
 class _Context:
-    """A context split into sentences and indexed (see _prepare_cached)."""
+    """A context split into sentences and indexed (see _prepare_cached). What only some
+    checks need is computed on first use."""
 
     __slots__ = (
-        "sentences", "terms", "keys", "index", "idf", "all_words", "prefixes", "names",
-        "names_by_prefix", "nums", "negated", "passages", "_acronyms",
+        "sentences", "terms", "keys", "index", "all_words", "names", "numbers", "negated",
+        "questions", "passages", "_idf", "_prefixes", "_names_by_prefix", "_lower",
+        "_unit_words", "_acronyms",
     )  # fmt: skip
 
-    def __init__(self, **fields: object) -> None:
-        for k, v in fields.items():
-            setattr(self, k, v)
+    def __init__(
+        self, passages: tuple[str, ...], sentences: list[str], terms: list[_Terms]
+    ) -> None:
+        self.passages = passages
+        self.sentences = tuple(sentences)
+        self.terms = tuple(terms)
+        keys: list[frozenset[str]] = []
+        index: dict[str, list[int]] = {}
+        questions: set[int] = set()
+        numbers: list[tuple[int, _Num]] = []
+        for i, t in enumerate(terms):
+            if t.nums:
+                fk = t.words | {k for n in t.nums for k in _num_keys(n)}
+                numbers.extend((i, n) for n in t.nums)
+            else:
+                fk = t.words
+            keys.append(fk)
+            if sentences[i].rstrip("\"')] ").endswith("?"):
+                questions.add(i)
+                continue  # a question asserts nothing: its words count as present, not as evidence
+            for term in fk:
+                if term in index:
+                    index[term].append(i)
+                else:
+                    index[term] = [i]
+        #: per sentence: its words and number keys ("#1998")
+        self.keys = tuple(keys)
+        #: term -> sentences in order (questions excluded: a question asserts nothing)
+        self.index = index
+        self.all_words: frozenset[str] = frozenset().union(*(t.words for t in terms))
+        self.names: frozenset[str] = frozenset().union(*(t.names for t in terms))
+        #: (sentence, number) for every number of the context
+        self.numbers = tuple(numbers)
+        #: sentences with a negation cue
+        self.negated = frozenset(i for i, t in enumerate(terms) if t.negs)
+        #: questions (sentences ending in "?")
+        self.questions = frozenset(questions)
+        self._idf: dict[str, float] = {}
+        self._prefixes: frozenset[str] | None = None
+        self._names_by_prefix: dict[str, tuple[str, ...]] | None = None
+        self._lower: frozenset[str] | None = None
+        self._unit_words: frozenset[str] | None = None
+        self._acronyms: frozenset[str] | None = None
 
-    sentences: tuple[str, ...]
-    terms: tuple[_Terms, ...]
-    #: per sentence: its words and number keys ("#1998")
-    keys: tuple[frozenset[str], ...]
-    #: term -> sentences in order (questions excluded: a question asserts nothing)
-    index: dict[str, list[int]]
-    idf: dict[str, float]
-    all_words: frozenset[str]
-    prefixes: frozenset[str]
-    names: frozenset[str]
-    names_by_prefix: dict[str, tuple[str, ...]]
-    nums: tuple[_Num, ...]
-    #: sentences with a negation cue
-    negated: frozenset[int]
-    passages: tuple[str, ...]
-    _acronyms: frozenset[str] | None
+    def idf(self, term: str) -> float:
+        """IDF weight of an indexed term (computed on first use)."""
+        try:
+            return self._idf[term]
+        except KeyError:
+            n = max(len(self.sentences), 1)
+            w = self._idf[term] = math.log(1.0 + n / len(self.index[term]))
+            return w
+
+    @property
+    def prefixes(self) -> frozenset[str]:
+        """The first PREFIX_LEN letters of the context's words (word families)."""
+        if self._prefixes is None:
+            n = PREFIX_LEN
+            self._prefixes = frozenset(w[:n] for w in self.all_words if n and len(w) >= n)
+        return self._prefixes
+
+    @property
+    def names_by_prefix(self) -> dict[str, tuple[str, ...]]:
+        """Names of the context by their first four letters."""
+        if self._names_by_prefix is None:
+            by_prefix: dict[str, list[str]] = {}
+            for nm in self.names:
+                if len(nm) >= 4:
+                    by_prefix.setdefault(nm[:4], []).append(nm)
+            self._names_by_prefix = {k: tuple(sorted(v)) for k, v in by_prefix.items()}
+        return self._names_by_prefix
+
+    @property
+    def lower(self) -> frozenset[str]:
+        """Words written in lower case in some sentence of the context (so not only names)."""
+        if self._lower is None:
+            self._lower = frozenset().union(*(t.lower for t in self.terms))
+        return self._lower
+
+    @property
+    def unit_words(self) -> frozenset[str]:
+        """Words that the context attaches to a number as its unit ("days" in "30 days")."""
+        if self._unit_words is None:
+            self._unit_words = frozenset(u for _, n in self.numbers for u in n.unit)
+        return self._unit_words
 
     @property
     def acronyms(self) -> frozenset[str]:
-        """Initials found in the context (computed on first use: most checks never need them)."""
+        """Initials found in the context."""
         if self._acronyms is None:
             found: set[str] = set()
             for p in self.passages:
@@ -778,44 +1020,7 @@ def _prepare_cached(passages: tuple[str, ...]) -> _Context:
     sentences: list[str] = []
     for p in passages:
         sentences.extend(split_sentences(p))
-    terms = [_terms(s) for s in sentences]
-    keys: list[frozenset[str]] = []
-    index: dict[str, list[int]] = {}
-    for i, t in enumerate(terms):
-        fk = t.words | {_num_key(n.value) for n in t.nums} if t.nums else t.words
-        keys.append(fk)
-        if sentences[i].rstrip("\"')] ").endswith("?"):
-            continue  # a question asserts nothing: its words count as present, not as evidence
-        for term in fk:
-            if term in index:
-                index[term].append(i)
-            else:
-                index[term] = [i]
-    n = max(len(sentences), 1)
-    log, n1 = math.log, float(n)
-    idf = {term: log(1.0 + n1 / len(ids)) for term, ids in index.items()}
-    all_words = frozenset(w for t in terms for w in t.words)
-    prefixes = frozenset(w[:PREFIX_LEN] for w in all_words if PREFIX_LEN and len(w) >= PREFIX_LEN)
-    names = frozenset(nm for t in terms for nm in t.names)
-    by_prefix: dict[str, list[str]] = {}
-    for nm in names:
-        if len(nm) >= 4:
-            by_prefix.setdefault(nm[:4], []).append(nm)
-    return _Context(
-        sentences=tuple(sentences),
-        terms=tuple(terms),
-        keys=tuple(keys),
-        index=index,
-        idf=idf,
-        all_words=all_words,
-        prefixes=prefixes,
-        names=names,
-        passages=passages,
-        _acronyms=None,
-        names_by_prefix={k: tuple(sorted(v)) for k, v in by_prefix.items()},
-        nums=tuple(nm for t in terms for nm in t.nums),
-        negated=frozenset(i for i, t in enumerate(terms) if t.negs),
-    )
+    return _Context(passages, sentences, [_terms(s) for s in sentences])
 
 
 # --------------------------------------------------------------------------------------------
@@ -823,26 +1028,102 @@ def _prepare_cached(passages: tuple[str, ...]) -> _Context:
 # --------------------------------------------------------------------------------------------
 
 
-def _num_in(num: _Num, pool: Sequence[_Num]) -> bool:
-    for other in pool:
-        if abs(num.value - other.value) <= num.tolerance + 1e-9 * max(1.0, abs(num.value)):
+def _same_value(num: _Num, other: _Num) -> bool:
+    return abs(num.value - other.value) <= num.tolerance + 1e-9 * max(1.0, abs(num.value))
+
+
+def _is_kind(unit: str) -> bool:
+    """A unit that says what kind of quantity a number is: a percentage, a currency, a month."""
+    return unit[0] in "%@" or unit in _CURRENCY_UNITS
+
+
+def _binds(n: _Num, o: _Num, terms: _Terms) -> bool:
+    """True when the context's number o (in a sentence with ``terms``) can be the claim's
+    number n: the same value and, when both give one, the same unit. A unit word of the claim
+    may also stand elsewhere in o's sentence ("870 people have been infected" for "870
+    infections"), unless it is the unit of another number there ("he lost 60 pounds in 30
+    days" does not say "60 days"); a generic noun ("56 people") fits any count ("56 crew
+    members"), not a percentage, an amount of money or a date."""
+    if not _same_value(n, o):
+        return False
+    if not n.unit or not o.unit or not n.unit.isdisjoint(o.unit):
+        return True
+    if any(_is_kind(u) for u in o.unit):
+        return False
+    if not n.unit.isdisjoint(_GENERIC_UNITS):
+        return True
+    words = [u for u in n.unit if not _is_kind(u)]
+    if not words:
+        return False
+    taken = {u for other in terms.nums if other is not o for u in other.unit}
+    for u in words:
+        if u in taken:
+            continue
+        if u in terms.words:
             return True
+        if PREFIX_LEN and len(u) >= PREFIX_LEN:
+            stem = u[:PREFIX_LEN]
+            if any(w.startswith(stem) and w not in taken for w in terms.words):
+                return True
     return False
 
 
+def _check_number(
+    n: _Num, pos: int, ev_ids: Sequence[int], ctx: _Context, out: _Assessment
+) -> float:
+    """Credit for one number of a claim: 1 when its evidence states it, ELSEWHERE_CREDIT when
+    only another sentence does, 0 when the context does not; failed strict checks go to
+    ``out``. The context must state the same value with the same unit when both give one:
+    "60 days" is not supported by "60 pounds", "12%" not by "12 stores", "5 March" not by "5
+    April". A claim unit that differs but that the context never attaches to a number ("3
+    boys" for "3 sons") lowers the score without failing the claim: it may be a synonym."""
+    v = n.value
+    tol = n.tolerance + 1e-9 * max(1.0, abs(v))
+    same = [(i, o) for i, o in ctx.numbers if abs(o.value - v) <= tol]
+    if not same:
+        out.strict.append("number")
+        out.reasons.append(f"number {n.text} not in context")
+        return 0.0
+    bound = [i for i, o in same if _binds(n, o, ctx.terms[i])]
+    stated = frozenset(i for i in bound if i not in ctx.questions)
+    out.entities.append((_num_key(n.value), pos, stated, False))
+    if not bound:
+        other = same[0][1].phrase
+        units = ctx.unit_words
+        if any(_is_kind(u) for x in (n, *(o for _, o in same)) for u in x.unit) or any(
+            u in units for u in n.unit
+        ):
+            out.strict.append("number-unit")
+            out.reasons.append(f"number {n.phrase} not in context (it has {other})")
+            return 0.0
+        out.reasons.append(f"number {n.phrase} not in context with that unit (it has {other})")
+        return 0.5 * ELSEWHERE_CREDIT
+    if not set(bound).isdisjoint(ev_ids):
+        return 1.0
+    out.strict.append("number-evidence")
+    out.reasons.append(f"number {n.text} not in evidence")
+    return ELSEWHERE_CREDIT
+
+
 def _select_evidence(
-    claim_keys: set[str], ctx: _Context, negated: bool
+    claim_keys: set[str],
+    ctx: _Context,
+    negated: bool,
+    unit_keys: set[str] | frozenset[str] = frozenset(),
 ) -> tuple[int, list[int]]:
     """The best sentence and all evidence sentences (document order); (-1, []) if none.
 
     Sentences are ranked by the IDF-weighted claim terms they contain, plus a small bonus when
     they agree with the claim on being negated (so that of two sentences with the same words,
-    "X did not win" is the evidence for "X did not win")."""
+    "X did not win" is the evidence for "X did not win"). The sentences added to the best one
+    cover the claim terms it lacks, including its numbers with their units (``unit_keys``:
+    "#60/day"), so that "60 days" is sought where the context says "60 days"."""
     scores: dict[int, float] = {}
+    idf = ctx.idf
     for term in claim_keys:
         ids = ctx.index.get(term)
         if ids:
-            w = ctx.idf[term]
+            w = idf(term)
             for i in ids:
                 scores[i] = scores.get(i, 0.0) + w
     if not scores:
@@ -852,17 +1133,22 @@ def _select_evidence(
             scores[i] += _NEGATION_BONUS
     best = max(scores, key=lambda i: (scores[i], -i))
     chosen = [best]
-    covered = set(ctx.keys[best] & claim_keys)
+    index = ctx.index
+    wanted = {k for k in claim_keys if k in index}  # terms that some sentence can cover
+    if unit_keys:
+        wanted.update(k for k in unit_keys if k in index)
+    covered = ctx.keys[best] & wanted
     while len(chosen) < MAX_EVIDENCE_SENTENCES:
-        missing = claim_keys - covered
+        missing = wanted - covered
         if not missing:
             break
         gain_best, pick = 0.0, -1
-        candidates = {i for term in missing for i in ctx.index.get(term, ())}
+        weights = {t: idf(t) for t in missing}
+        candidates = {i for term in missing for i in index[term]}
         for i in candidates:
             if i in chosen:
                 continue
-            gain = sum(ctx.idf[t] for t in ctx.keys[i] & missing)
+            gain = sum(weights[t] for t in ctx.keys[i] & missing)
             # prefer neighbours of the evidence on ties
             near = any(abs(i - j) == 1 for j in chosen)
             key = gain + (1e-6 if near else 0.0)
@@ -871,14 +1157,16 @@ def _select_evidence(
         if pick < 0:
             break
         chosen.append(pick)
-        covered |= ctx.keys[pick] & claim_keys
+        covered |= ctx.keys[pick] & wanted
     return best, sorted(chosen)
 
 
 class _Assessment:
     """Everything found about one claim, before it is turned into a score."""
 
-    __slots__ = ("claim", "evidence", "items", "pairs", "strict", "reasons", "empty_context")
+    __slots__ = (
+        "claim", "evidence", "items", "pairs", "strict", "reasons", "empty_context", "entities"
+    )
 
     def __init__(self, claim: str) -> None:
         self.claim = claim
@@ -892,6 +1180,9 @@ class _Assessment:
         self.strict: list[str] = []
         self.reasons: list[str] = []
         self.empty_context = False
+        #: (key, position among the claim's content words, context sentences that state it,
+        #: True for a name / False for a number) per name and number of the claim
+        self.entities: list[tuple[str, int, frozenset[int], bool]] = []
 
 
 def _assess(claim: str, ctx: _Context) -> _Assessment:
@@ -900,22 +1191,30 @@ def _assess(claim: str, ctx: _Context) -> _Assessment:
         out.empty_context = True
         return out
     t = _terms(claim, known_names=ctx.names)
-    num_keys = {_num_key(n.value) for n in t.nums}
-    claim_keys = set(t.words) | num_keys
-    best, ev_ids = _select_evidence(claim_keys, ctx, bool(t.negs))
+    claim_keys = set(t.words)
+    unit_keys: set[str] = set()
+    for n in t.nums:
+        first, *with_unit = _num_keys(n)
+        claim_keys.add(first)
+        unit_keys.update(with_unit)
+    best, ev_ids = _select_evidence(claim_keys, ctx, bool(t.negs), unit_keys)
     out.evidence = " ".join(dict.fromkeys(ctx.sentences[i] for i in ev_ids))
     if not t.words and not t.nums:
         return out  # nothing checkable ("Yes.", "No.", "It is.")
     ev_words: set[str] = set()
-    ev_nums: list[_Num] = []
     ev_negs: set[str] = set()
     for i in ev_ids:
         ev_words |= ctx.terms[i].words
-        ev_nums.extend(ctx.terms[i].nums)
         ev_negs |= ctx.terms[i].negs
 
     orig: dict[str, str] | None = None
     missing_plain: list[str] = []
+    # names of the claim that the context states (for the swapped-name check); the first word
+    # of the claim counts when the context never writes it in lower case ("Madrid is ...")
+    for pos, w in enumerate(t.seq):
+        is_name = w in t.names or (pos == 0 and w == t.initial and w not in ctx.lower)
+        if is_name and w in ctx.index:
+            out.entities.append((w, pos, frozenset(ctx.index[w]), True))
     for w in dict.fromkeys(t.seq):  # claim order, each word once
         is_name = w in t.names
         weight = ENTITY_WEIGHT if is_name else 1.0
@@ -938,23 +1237,17 @@ def _assess(claim: str, ctx: _Context) -> _Assessment:
             else:
                 missing_plain.append(orig.get(w, w))
         out.items.append((weight, credit))
+    offsets = _word_offsets(claim) if t.nums else ()
     for n in t.nums:
-        if _num_in(n, ev_nums):
-            credit = 1.0
-        elif _num_in(n, ctx.nums):
-            credit = ELSEWHERE_CREDIT
-            out.strict.append("number-evidence")
-            out.reasons.append(f"number {n.text} not in evidence")
-        else:
-            credit = 0.0
-            out.strict.append("number")
-            out.reasons.append(f"number {n.text} not in context")
-        out.items.append((ENTITY_WEIGHT, credit))
+        pos = bisect.bisect_left(offsets, n.start) if offsets else 0
+        out.items.append((ENTITY_WEIGHT, _check_number(n, pos, ev_ids, ctx, out)))
+    if t.nums and not out.strict:
+        _check_number_swap(t, offsets, ev_ids, ctx, out)
     # pairs of nearby claim words should occur together in one evidence sentence: this is what
     # catches words of the context recombined into a claim it does not make
     ev_sets = [ctx.terms[i].words for i in ev_ids]
     for a, b in _pairs(t.seq, t.breaks):
-        if any(a in ws and b in ws for ws in ev_sets):
+        if a in ev_words and b in ev_words and any(a in ws and b in ws for ws in ev_sets):
             credit = 1.0
         elif not set(ctx.index.get(a, ())).isdisjoint(ctx.index.get(b, ())):
             credit = ELSEWHERE_CREDIT
@@ -964,22 +1257,39 @@ def _assess(claim: str, ctx: _Context) -> _Assessment:
     if missing_plain:
         out.reasons.append("words not in context: " + ", ".join(repr(p) for p in missing_plain[:8]))
 
+    # a name put in the place of another name of the context (not when the best evidence
+    # sentence states all the claim's names and numbers together, the usual case)
+    if (
+        not out.strict
+        and any(is_name for *_, is_name in out.entities)
+        and not all(best in ids for _, _, ids, _ in out.entities)
+    ):
+        _check_swap(t, out, ctx)
+
     # negation: the claim negates and its evidence does not, or the best evidence sentence
     # negates a word that the claim states positively
     if t.negs and not ev_negs and _negated_words(claim) and not _negation_elsewhere(claim, ctx):
         out.strict.append("negation")
         out.reasons.append(f"negation mismatch: {min(t.negs)!r} in claim only")
-    elif best >= 0 and not t.negs:
+    elif best >= 0 and not t.negs and ctx.terms[best].negs:
         for cue, word in _negated_words(ctx.sentences[best]):
             if word in t.words:
                 out.strict.append("negation-evidence")
                 out.reasons.append(f"negation mismatch: {cue!r} in evidence only")
                 break
 
-    # antonyms: a claim word absent from the evidence whose opposite is there
+    # comparatives, quantifiers, order words; "only"
+    _check_cues(claim, ev_ids, ctx, out, ev_words)
+
+    # antonyms: a claim word absent from the evidence whose opposite is there, said of the same
+    # thing (near a word that is near the claim's word)
     for w in dict.fromkeys(x for x in t.seq if x not in ev_words):
         opp = _ANTONYMS.get(w)
-        found = sorted((opp or frozenset()) & ev_words - t.words)
+        if not opp or opp.isdisjoint(ev_words):
+            continue
+        found = [
+            o for o in sorted(opp & ev_words - t.words) if _antonym_bound(w, o, t.seq, ev_ids, ctx)
+        ]
         if found:
             orig = orig or _original_forms(claim)
             said = _original_forms(out.evidence).get(found[0], found[0])
@@ -987,6 +1297,213 @@ def _assess(claim: str, ctx: _Context) -> _Assessment:
             out.reasons.append(f"antonym: claim says {orig.get(w, w)!r}, evidence says {said!r}")
             break
     return out
+
+
+def _word_offsets(claim: str) -> list[int]:
+    """Offsets in the normalised claim of its content words (aligned with _terms().seq)."""
+    return [
+        m.start(2)
+        for m in _TOKEN_RE.finditer(_normalise(claim))
+        if (_TOKEN_CACHE.get(m.group(2)) or _token(m.group(2)))[0] == _WORD
+    ]
+
+
+def _in_slot(x: str, word: str, side: int, ids: Iterable[int], ctx: _Context) -> bool:
+    """True when a sentence of ``ids`` has x right before ``word`` (side -1) or right after
+    it (side +1), among its content words."""
+    for i in ids:
+        sq = ctx.terms[i].seq
+        for q, w in enumerate(sq):
+            if w == x and 0 <= q - side < len(sq) and sq[q - side] == word:
+                return True
+    return False
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """True when a and b differ by at most one inserted, deleted or replaced letter (a
+    misspelling: "senegales" / "sengales")."""
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    return a[i + (len(a) == len(b)) :] == b[i + 1 :]
+
+
+def _is_name(word: str, st: _Terms, ctx: _Context) -> bool:
+    """Whether word is a name in the context sentence with terms st."""
+    return word in ctx.names or (word == st.initial and word not in ctx.lower)
+
+
+def _is_year(n: _Num) -> bool:
+    return not n.unit and n.tolerance == 0 and 1000 <= n.value <= 2100 and n.value == int(n.value)
+
+
+def _number_neighbours(i: int, num: _Num, ctx: _Context) -> tuple[str, ...]:
+    """Content words at most PAIR_WINDOW away from a number of context sentence i."""
+    seq = ctx.terms[i].seq
+    q = bisect.bisect_left(_word_offsets(ctx.sentences[i]), num.start)
+    return seq[max(0, q - PAIR_WINDOW) : q + PAIR_WINDOW]
+
+
+def _check_number_swap(
+    t: _Terms, offsets: Sequence[int], ev_ids: Sequence[int], ctx: _Context, out: _Assessment
+) -> None:
+    """A number of the claim put in the place of another number of the context: "The standard
+    plan costs $49 per month" against "The standard plan costs $29 per month. The premium plan
+    costs $49 per month." Fails the claim when an evidence sentence has, in place of the
+    claim's number, another number of the same kind (the same unit, or another year) that fits
+    the claim better than the claim's number does wherever the context states it: its
+    neighbouring words (at most PAIR_WINDOW away) share more of the words around the claim's
+    number, or as many (at least one) while its sentence shares more of the claim's words."""
+    seq = t.seq
+    values = [n.value for n in t.nums]
+    bound = {e[0]: e[2] for e in out.entities if not e[3]}
+    for n in t.nums:
+        ids = bound.get(_num_key(n.value))
+        if not ids:
+            continue
+        p = bisect.bisect_left(offsets, n.start)
+        near = set(seq[max(0, p - PAIR_WINDOW) : p + PAIR_WINDOW]) - n.unit
+        if not near:
+            continue
+        best_n: tuple[int, int] | None = None
+        for i in ev_ids:
+            if i in ids:
+                continue
+            for o in ctx.terms[i].nums:
+                if any(abs(o.value - v) <= 1e-9 * max(1.0, abs(v)) for v in values) or not (
+                    (n.unit and not n.unit.isdisjoint(o.unit)) or (_is_year(n) and _is_year(o))
+                ):
+                    continue  # a number of the claim, or another kind of number
+                rival = (
+                    len(near.intersection(_number_neighbours(i, o, ctx))),
+                    len(ctx.terms[i].words & t.words),
+                )
+                if best_n is None:
+                    best_n = max(
+                        (
+                            len(near.intersection(_number_neighbours(j, m, ctx))),
+                            len(ctx.terms[j].words & t.words),
+                        )
+                        for j in ids
+                        for m in ctx.terms[j].nums
+                        if _binds(n, m, ctx.terms[j])
+                    )
+                if rival[0] and rival > best_n:
+                    out.strict.append("number-swap")
+                    out.reasons.append(f"number {n.phrase} where the context has {o.phrase}")
+                    return
+
+
+def _whole_name(sentence: str, word: str, side: int) -> str:
+    """The name around ``word`` as the sentence writes it, with the capitalised words next to
+    it on the side away from the slot (side -1: before it, "Anna Novak"; +1: after it)."""
+    form = _original_forms(sentence).get(word, word)
+    cap = r"[^\W\d_a-z][\w'-]*"
+    if side < 0:
+        pattern = rf"(?:{cap}\s+)*" + re.escape(form)
+    else:
+        pattern = re.escape(form) + rf"(?:\s+{cap})*"
+    m = re.search(r"\b" + pattern + r"\b", _normalise(sentence))
+    return m.group(0) if m else form
+
+
+def _check_swap(t: _Terms, out: _Assessment, ctx: _Context) -> None:
+    """A name of the claim put in the place of another name of the context: "Madrid is the
+    capital of Germany" against "Berlin is the capital of Germany. Madrid is the capital of
+    Spain." A name (a run of name words: "Maria Silva") next to a word W ("capital") of the
+    claim fails the claim when
+
+    * a context sentence that mentions no word of the name has another name Y next to W, on
+      the same side, and states the claim's other names and numbers near the name (at most
+      PAIR_WINDOW content words away; at least one is required: "Germany");
+    * the context puts the name next to W too, in another sentence (the name fills that slot
+      elsewhere: "Madrid is the capital of Spain");
+    * no sentence that mentions the name states as much of the claim (its words and
+      numbers) as the one with Y.
+    """
+    seq = t.seq
+    ents = [e for e in out.entities if e[2]]
+    names = {p: ids for _, p, ids, is_name in ents if is_name}
+    done: set[int] = set()
+    for start in sorted(names):
+        if start in done:
+            continue
+        end = start
+        while end + 1 in names:
+            end += 1
+        run = range(start, end + 1)
+        done.update(run)
+        run_words = {seq[p] for p in run}
+        others = [
+            ids for _, p, ids, _ in ents
+            if (p < start or p > end) and min(abs(p - start), abs(p - end)) <= PAIR_WINDOW
+        ]
+        if not others:
+            continue
+        mentions = frozenset().union(*(names[p] for p in run))  # sentences naming any part
+        with_others = others[0].intersection(*others[1:]) - mentions
+        if not with_others:
+            continue
+        rest = (t.words | {_num_key(n.value) for n in t.nums}) - run_words
+        best_x = -1
+        for word, edge, side in (
+            (seq[start - 1] if start else "", seq[start], +1),  # Y should follow word
+            (seq[end + 1] if end + 1 < len(seq) else "", seq[end], -1),  # Y should precede it
+        ):
+            if not word or word in t.names:
+                continue  # no slot, or another name
+            cands = with_others.intersection(ctx.index.get(word, ()))
+            if not cands or not _in_slot(edge, word, side, names[start if side > 0 else end], ctx):
+                continue  # the name fills that slot nowhere
+            for i in sorted(cands):
+                st = ctx.terms[i]
+                sq = st.seq
+                for q, w2 in enumerate(sq):
+                    r = q + side
+                    if w2 != word or not 0 <= r < len(sq):
+                        continue
+                    y = sq[r]
+                    if y in t.words or not _is_name(y, st, ctx) or _one_edit(edge, y):
+                        continue
+                    if best_x < 0:
+                        best_x = max(len(ctx.keys[j] & rest) for j in mentions)
+                    if len(ctx.keys[i] & rest) <= best_x:
+                        continue
+                    said = _whole_name(ctx.sentences[i], y, side)
+                    claim_forms = _original_forms(out.claim)
+                    name = " ".join(claim_forms.get(seq[p], seq[p]) for p in run)
+                    out.strict.append("swap")
+                    out.reasons.append(f"name {name!r} where the context has {said!r}")
+                    return
+
+
+def _neighbours(seq: Sequence[str], w: str) -> set[str]:
+    """Content words at most PAIR_WINDOW away from w in seq."""
+    out: set[str] = set()
+    for p, x in enumerate(seq):
+        if x == w:
+            out.update(seq[max(0, p - PAIR_WINDOW) : p])
+            out.update(seq[p + 1 : p + 1 + PAIR_WINDOW])
+    out.discard(w)
+    return out
+
+
+def _antonym_bound(
+    w: str, o: str, seq: Sequence[str], ev_ids: Sequence[int], ctx: _Context
+) -> bool:
+    """True when the evidence's word o (the opposite of the claim's w) is said of the same
+    thing: a word near w in the claim is near o in an evidence sentence ("sales decreased"
+    / "sales increased"; not "reducing net debt" / "an increase in the dividend")."""
+    near = _neighbours(seq, w)
+    for i in ev_ids:
+        sq = ctx.terms[i].seq
+        if o in sq and not near.isdisjoint(_neighbours(sq, o)):
+            return True
+    return False
 
 
 def _name_variant(w: str, ctx: _Context) -> bool:
@@ -1069,6 +1586,104 @@ def _negated_words(sentence: str) -> tuple[tuple[str, str], ...]:
         free = {st for k, st in enumerate(stems) if k not in negated_at}
         out = [(cue, w) for cue, w in out if w not in free]
     return tuple(out)
+
+
+_OPPOSITES: dict[str, frozenset[str]] = {}
+
+
+def _build_opposites() -> None:
+    for line in _OPPOSITE_GROUPS.split("\n"):
+        if "|" in line:
+            a, b = (frozenset(x.split()) for x in line.split("|"))
+            for w in a:
+                _OPPOSITES[w] = _OPPOSITES.get(w, frozenset()) | b
+            for w in b:
+                _OPPOSITES[w] = _OPPOSITES.get(w, frozenset()) | a
+
+
+_build_opposites()
+_CUE_WORDS = frozenset(_OPPOSITES) | {"only"}
+#: a fast test before tokenising: does the sentence have a cue word at all
+_CUE_RE = re.compile(r"(?i)\b(?:" + "|".join(sorted(_CUE_WORDS)) + r")\b")
+
+
+@lru_cache(maxsize=4096)
+def _cue_pairs(sentence: str) -> tuple[tuple[str, str, frozenset[str], str], ...]:
+    """(cue, word, around, as written) for each comparative / quantifier / order word of a
+    sentence ("more", "before", "all", "only", ...): the first content word or number within
+    the next three tokens of the same clause ("more than 50 people" -> "50", "before the war"
+    -> "war"), the content words around them (up to PAIR_WINDOW on each side), and the word
+    as the sentence writes it."""
+    if not _CUE_RE.search(sentence):
+        return ()
+    text = _normalise(sentence)
+    out: list[tuple[str, str, frozenset[str], str]] = []
+    toks = _TOKEN_RE.findall(text)
+    folded = [_fold(tok) for _, tok in toks]
+
+    def content(indices: Iterable[int]) -> list[str]:
+        found: list[str] = []
+        for p in indices:
+            f = folded[p]
+            if f not in _STOPWORDS and f not in _NEGATIONS and f not in _CUE_WORDS:
+                found.append(_stem(f))
+                if len(found) == PAIR_WINDOW:
+                    break
+        return found
+
+    for j, cue in enumerate(folded):
+        if cue not in _CUE_WORDS:
+            continue
+        for k in range(j + 1, min(j + 4, len(toks))):
+            if not _SCOPE_BREAKS.isdisjoint(toks[k][0]):
+                break
+            nxt = folded[k]
+            if nxt in _CLAUSE_WORDS or nxt in _CUE_WORDS:
+                break
+            word = ""
+            if nxt[0].isdigit():
+                word = nxt.replace(",", "")
+            elif nxt not in _STOPWORDS and nxt not in _NEGATIONS:
+                word = _stem(nxt)
+            if word:
+                around = content(range(j - 1, -1, -1)) + content(range(k + 1, len(toks)))
+                out.append((cue, word, frozenset(around), toks[k][1]))
+                break
+    return tuple(out)
+
+
+def _check_cues(
+    claim: str, ev_ids: Sequence[int], ctx: _Context, out: _Assessment, ev_words: set[str]
+) -> None:
+    """Comparatives, quantifiers and order words bound to the same word: the claim says
+    "more tracks" / "before the war" / "all employees" where the evidence says "fewer tracks" /
+    "after the war" / "some employees" about the same thing (a word near them is shared); or
+    the claim restricts ("only the board") what the evidence states without a restriction."""
+    claim_cues = _cue_pairs(claim)
+    if not claim_cues:
+        return
+    ev_cues = [c for i in ev_ids for c in _cue_pairs(ctx.sentences[i])]
+    for cue, word, around, written in claim_cues:
+        if cue == "only":
+            if word not in ev_words or any(
+                not _RESTRICTIVE.isdisjoint(_WORD_RE.findall(ctx.sentences[i].lower()))
+                for i in ev_ids
+            ):
+                continue
+            out.strict.append("only")
+            out.reasons.append(f"'only {written}' in claim, evidence does not restrict it")
+            return
+        if any(c2 == cue and w2 == word for c2, w2, _, _ in ev_cues):
+            continue
+        opp = _OPPOSITES.get(cue, frozenset())
+        for c2, w2, around2, written2 in ev_cues:
+            if w2 == word and c2 in opp and not around.isdisjoint(around2):
+                out.strict.append("opposite")
+                out.reasons.append(
+                    f"opposite: claim says '{cue} ... {written}', "
+                    f"evidence says '{c2} ... {written2}'"
+                )
+                return
 
 
 def _original_forms(text: str) -> dict[str, str]:

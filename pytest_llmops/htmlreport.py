@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from .baseline import STATUSES, BaselineRun, SnapshotVerdict, Verdict, _delta, _num, counts_text
+from .datasets import DatasetChange, dataset_changes
 
 __all__ = ["render_html", "write_html"]
 
-_COLORS = {"regressed": "#c62828", "changed": "#c62828", "improved": "#2e7d32", "new": "#00838f", "unscored": "#b26a00",
-           "missing": "#8d6e63", "unchanged": "#607d8b"}
+_COLORS = {"regressed": "#c62828", "changed": "#c62828", "noise": "#9e7c00", "improved": "#2e7d32", "new": "#00838f",
+           "unscored": "#b26a00", "missing": "#8d6e63", "unchanged": "#607d8b",
+           "worse": "#c62828", "better": "#2e7d32", "within noise": "#607d8b"}
 _OLD, _NEW = "#9e9e9e", "#1565c0"
 
 _CSS = """
@@ -34,7 +36,7 @@ border-bottom:1px solid #eee;vertical-align:top}th{background:#fafafa;position:s
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .status{font-weight:600;font-size:11px;letter-spacing:.04em;padding:1px 6px;border-radius:3px;color:#fff;
 white-space:nowrap}
-tr.regressed{background:#fdecea}tr.improved{background:#edf7ed}
+tr.regressed{background:#fdecea}tr.improved{background:#edf7ed}tr.noise{background:#fff8e1}
 code,.test{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px}
 .muted{color:#757575}.plots{display:flex;flex-wrap:wrap;gap:16px}.plot{border:1px solid #e0e0e0;border-radius:4px;
 padding:8px}.plot h3{font-size:14px;margin:0 0 4px}pre{margin:4px 0;white-space:pre-wrap;font-size:12px}
@@ -136,10 +138,19 @@ def _lineage(verdict: Verdict, field: str) -> str:
 
 
 def _row(verdict: Verdict, update: bool) -> str:
-    old = _num(verdict.old.value) if verdict.old is not None else ""
-    new = _num(verdict.value) if verdict.status != "missing" else ""
+    old = _num(verdict.old_shown) if verdict.old is not None else ""
+    new = _num(verdict.new_shown) if verdict.status != "missing" else ""
     change = _delta(verdict.delta) if verdict.delta is not None else ""
+    interval = verdict.stats.describe() if verdict.stats is not None else ""
     notes = []
+    if verdict.stats is not None:
+        notes.append(f"{verdict.stats.method_text()}; n {verdict.stats.n_old} vs {verdict.stats.n_new}")
+        if verdict.status == "noise":
+            notes.append("within noise: the interval contains 0")
+    elif verdict.note and verdict.old is not None and verdict.value is not None:
+        notes.append("plain tolerance (one sample per side)" if "one sample per side" in verdict.note else verdict.note)
+    if verdict.unscored_samples and verdict.status != "unscored":
+        notes.append(f"{verdict.unscored_samples} unscored sample(s) left out (not counted as 0)")
     if verdict.status == "unscored":
         notes.append(verdict.reason or "unscored")
     if verdict.status == "missing":
@@ -155,7 +166,8 @@ def _row(verdict: Verdict, update: bool) -> str:
         prompt += " <span class='muted'>(content changed)</span>"
     return (f'<tr class="{verdict.status}"><td>{_badge(verdict.status)}</td><td class="test">{_e(verdict.test)}</td>'
             f'<td><code>{_e(verdict.key)}</code></td><td class="num">{_e(old)}</td><td class="num">{_e(new)}</td>'
-            f'<td class="num">{_e(change)}</td><td class="num">{_e(_num(verdict.tolerance.value))}</td>'
+            f'<td class="num">{_e(change)}</td><td class="num">{_e(interval)}</td>'
+            f'<td class="num">{_e(_num(verdict.tolerance.value))}</td>'
             f'<td>{_lineage(verdict, "model")}</td><td>{prompt}</td><td class="muted">{_e("; ".join(notes))}</td></tr>')
 
 
@@ -171,8 +183,82 @@ def _snapshot_row(snapshot: SnapshotVerdict, update: bool) -> str:
             f'<td>{"<pre>" + diff + "</pre>" if diff else ""}<span class="muted">{_e(notes)}</span></td></tr>')
 
 
-def render_html(run: BaselineRun, title: str = "pytest-llmops: scores vs baseline") -> str:
-    """The whole report as one HTML document (no external references)."""
+def forest_plot(changes: Sequence[DatasetChange], width: int = 560) -> str:
+    """Inline SVG: per dataset (parametrized test and metric) its mean change as a dot and its
+    interval as a bar, on one axis with 0 marked; red: worse, green: better, grey: within noise."""
+    shown = [c for c in changes if c.interval is not None]
+    if not shown:
+        return ""
+    values = [0.0] + [v for c in shown for v in (c.interval.low, c.interval.high)]  # type: ignore[union-attr]
+    low, high = min(values), max(values)
+    if high - low < 1e-9:
+        low, high = low - 0.5, high + 0.5
+    pad = (high - low) * 0.08
+    low, high = low - pad, high + pad
+    left, right, row = 16, 16, 40
+    height = row * len(shown) + 30
+
+    def x(value: float) -> float:
+        return left + (value - low) / (high - low) * (width - left - right)
+
+    parts = [f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
+             f'aria-label="mean change per dataset with its interval">']
+    for tick in _ticks(low, high):
+        parts.append(f'<line x1="{x(tick):.1f}" y1="4" x2="{x(tick):.1f}" y2="{height - 22}" stroke="#eee"/>')
+        parts.append(f'<text x="{x(tick):.1f}" y="{height - 8}" font-size="11" text-anchor="middle" fill="#757575">'
+                     f'{_e(_num(tick))}</text>')
+    parts.append(f'<line x1="{x(0):.1f}" y1="4" x2="{x(0):.1f}" y2="{height - 22}" stroke="#424242" '
+                 f'stroke-dasharray="3,3"/>')
+    for i, change in enumerate(shown):
+        interval = change.interval
+        assert interval is not None
+        y = 28 + i * row
+        color = _COLORS.get(change.direction, "#607d8b")
+        label = f"{change.test} {change.key}: {_delta(interval.estimate)}, {interval.describe()}"
+        parts.append(f'<text x="{left}" y="{y - 10}" font-size="11" fill="#424242">{_e(label)} '
+                     f'({_e(change.direction)})</text>')
+        parts.append(f'<line x1="{x(interval.low):.1f}" y1="{y}" x2="{x(interval.high):.1f}" y2="{y}" stroke="{color}" '
+                     f'stroke-width="3"><title>{_e(label)}</title></line>')
+        parts.append(f'<circle cx="{x(interval.estimate):.1f}" cy="{y}" r="5" fill="{color}"><title>{_e(label)}</title>'
+                     f'</circle>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _datasets_section(run: BaselineRun, results: Sequence[Verdict]) -> list[str]:
+    """The paired old-vs-new change of each metric over the cases of a parametrized test."""
+    changes = dataset_changes(results, run.stat)
+    if not changes:
+        return []
+    out = ['<h2>Datasets: paired change over the cases of each parametrized test</h2>',
+           ('<p class="meta">For each case scored in the baseline and in this run: new - old (each the mean of its '
+            'samples); the mean change over the cases with its interval '
+            f'({_e(run.stat.method)}, alpha {_e(_num(run.stat.alpha))}).</p>')]
+    svg = forest_plot(changes)
+    if svg:
+        out.append(f'<div class="plot">{svg}</div>')
+    out.append("<table><tr><th>test</th><th>metric</th><th>model</th><th>cases</th><th>baseline mean</th>"
+               "<th>this run mean</th><th>change</th><th>interval</th><th>verdict</th></tr>")
+    for change in changes:
+        interval = change.interval
+        delta = change.change
+        verdict = change.direction or "no interval (needs 2 paired cases)"
+        color = _COLORS.get(change.direction, "#757575")
+        out.append(
+            f'<tr><td class="test">{_e(change.test)}</td><td><code>{_e(change.key)}</code></td>'
+            f'<td>{_e(change.model_change)}</td><td>{_e(change.cases_text())}</td>'
+            f'<td class="num">{_e(_num(change.old_mean) if change.old_mean is not None else "")}</td>'
+            f'<td class="num">{_e(_num(change.new_mean) if change.new_mean is not None else "")}</td>'
+            f'<td class="num">{_e(_delta(delta) if delta is not None else "")}</td>'
+            f'<td class="num">{_e(interval.describe() + " (" + interval.method + ")" if interval else "")}</td>'
+            f'<td style="color:{color};font-weight:600">{_e(verdict)}</td></tr>')
+    out.append("</table>")
+    return out
+
+
+def render_html(run: BaselineRun, title: str = "pytest-llmops: scores vs baseline", extra: Sequence[str] = ()) -> str:
+    """The whole report as one HTML document (no external references). ``extra``: more sections (HTML
+    fragments from other features: human review labels, shadow comparison), added before the footer."""
     results = run.results()
     snapshots = run.snapshot_results()
     order = {status: i for i, status in enumerate(STATUSES)}
@@ -224,10 +310,13 @@ def render_html(run: BaselineRun, title: str = "pytest-llmops: scores vs baselin
 
     if results:
         out.append("<h2>Scores</h2><table><tr><th>status</th><th>test</th><th>metric</th><th>baseline</th>"
-                   "<th>this run</th><th>change</th><th>tolerance</th><th>model</th><th>prompt</th><th>notes</th></tr>")
+                   "<th>this run</th><th>change</th><th>interval</th><th>tolerance</th><th>model</th><th>prompt</th>"
+                   "<th>notes</th></tr>")
         for verdict in sorted(results, key=lambda v: (order[v.status], v.test, v.key)):
             out.append(_row(verdict, run.update))
         out.append("</table>")
+
+    out.extend(_datasets_section(run, results))
 
     if snapshots:
         rank = {"changed": 0, "new": 1, "unchanged": 2}
@@ -236,13 +325,14 @@ def render_html(run: BaselineRun, title: str = "pytest-llmops: scores vs baselin
         for snapshot in sorted(snapshots, key=lambda s: (rank[s.status], s.test, s.name)):
             out.append(_snapshot_row(snapshot, run.update))
         out.append("</table>")
+    out.extend(section for section in extra if section)
     out.append('<p class="meta">Generated by pytest-llmops. Accept this run\'s scores with '
                "<code>pytest --llm-update-baseline</code>.</p></body></html>")
     return "\n".join(out) + "\n"
 
 
-def write_html(path: Path, run: BaselineRun) -> None:
+def write_html(path: Path, run: BaselineRun, extra: Sequence[str] = ()) -> None:
     """Write the report to ``path`` atomically."""
     from .cassette import atomic_write
 
-    atomic_write(Path(path), render_html(run).encode("utf-8"))
+    atomic_write(Path(path), render_html(run, extra=extra).encode("utf-8"))

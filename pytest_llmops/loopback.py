@@ -3,7 +3,9 @@
 `LoopbackProvider` runs a tiny HTTP server (stdlib only) on 127.0.0.1 that
 speaks each provider's wire format closely enough for the official ``openai``
 and ``anthropic`` SDKs to parse every response, stream and error exactly as
-they would from the real services::
+they would from the real services. This module decides *what* to answer (the
+default model, routing, validation); `pytest_llmops.wire` builds the bodies,
+streams, error bodies and headers, the same ones ``llm_faults`` serves::
 
     from pytest_llmops.loopback import LoopbackProvider, Reply, ToolCall
 
@@ -52,8 +54,12 @@ answer comes from ``server.reply(request, provider)`` if set (``provider`` is
 `default_reply`. For endpoints without generated text (embeddings, models,
 count_tokens) only the status, error and header fields of the `Reply` are used
 (and ``input_tokens`` for count_tokens). A `Reply` with ``status >= 400``
-produces the provider's error body; 429 also gets ``retry-after: 1`` (override
-with ``Reply.headers``, e.g. ``{"retry-after-ms": "10"}`` for fast SDK retries).
+produces the provider's error response (`pytest_llmops.wire.error_content`:
+the status's usual message, type and code; without an error message, type or
+code, OpenAI's 502 and Anthropic's 502/503 are the edges' HTML / plain-text
+pages, as the real services send them); 429 also gets ``retry-after: 1``
+(override with ``Reply.headers``, e.g. ``{"retry-after-ms": "10"}`` for fast
+SDK retries).
 An exception raised by the reply function (or by the server while building
 a body) becomes a 500 error whose message names the exception; the traceback
 goes to stderr.
@@ -97,8 +103,7 @@ are derived from a hash of the request, ignoring ``stream`` and
 are the fixed `CREATED`. Identical requests get identical bodies. Response
 headers carry realistic, random per-server/per-response secrets (request ids,
 organization ids, Cloudflare cookies) so scrubbing has real things to scrub.
-JSON bodies
-are gzip-compressed when the client accepts gzip; SSE bodies use chunked
+JSON bodies are gzip-compressed when the client accepts gzip; SSE bodies use chunked
 transfer encoding.
 
 Run ``python -m pytest_llmops.loopback --port 8765`` to serve until Ctrl-C,
@@ -113,25 +118,23 @@ import base64
 import functools
 import gzip
 import hashlib
-import itertools
 import json
 import math
 import random
 import re
-import secrets
 import signal
 import socket
-import string
 import struct
 import sys
 import threading
 import time
 import traceback
-import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 from urllib.parse import parse_qsl, urlsplit
+
+from . import wire
 
 __all__ = [
     "CREATED",
@@ -145,7 +148,7 @@ __all__ = [
     "main",
 ]
 
-CREATED = 1_700_000_000
+CREATED = wire.CREATED
 """Fixed ``created`` / ``created_at`` timestamp used in every body."""
 
 ECHO_WORDS = 50
@@ -180,14 +183,20 @@ class Reply:
     """What the fake model answers; see the module docstring.
 
     ``finish_reason`` is generic ("stop", "length", "tool_calls",
-    "content_filter"/"refusal"; provider-native names such as "end_turn" or
-    "max_tokens" are accepted too) and mapped to each provider's vocabulary.
-    None means "tool_calls" when there are tool calls, else "stop" (Anthropic:
-    "refusal" when ``refusal`` is set). For ``status >= 400`` the error fields
-    build the provider's error body (defaults depend on the status).
+    "content_filter", "refusal"; provider-native names such as "end_turn" or
+    "max_tokens" are accepted too) and mapped to each provider's vocabulary
+    (`pytest_llmops.wire.Completion`): "refusal" is OpenAI's "stop" with a
+    ``refusal`` and Anthropic's "refusal", "content_filter" OpenAI's
+    "content_filter" (Responses API: incomplete) and Anthropic's "refusal".
+    None means "tool_calls" when there are tool calls, else "stop", or
+    "refusal" when ``refusal`` is set. Anthropic has no refusal field: its
+    text block carries the refusal (and ``stop_details.explanation``).
+    For ``status >= 400`` the error fields build the provider's error body
+    (defaults depend on the status, see `pytest_llmops.wire.error_body`).
     ``error_code`` is OpenAI's ``error.code`` / Anthropic's
-    ``error.details.error_code``. ``headers`` are added to (and override) the
-    default response headers. ``model`` defaults to the request's model.
+    ``error.details.error_code`` (``""``: none), ``error_param`` OpenAI's
+    ``error.param``. ``headers`` are added to (and override) the default
+    response headers. ``model`` defaults to the request's model.
     """
 
     text: str = ""
@@ -202,6 +211,7 @@ class Reply:
     error_code: Optional[str] = None
     headers: Dict[str, str] = field(default_factory=dict)
     model: Optional[str] = None
+    error_param: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -242,7 +252,6 @@ _CONTEXT_LABEL = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n+")
-_PIECE = re.compile(r"\s*\S+|\s+")
 
 
 def _word_count(text: str) -> int:
@@ -257,19 +266,9 @@ def _sentences(text: str) -> List[str]:
     return [s.strip() for s in _SENTENCE_BREAK.split(text) if s and s.strip()]
 
 
-def _pieces(text: str) -> List[str]:
-    """Split text into word-sized stream deltas; ``"".join(_pieces(t)) == t``."""
-    return _PIECE.findall(text)
-
-
-def _fragments(text: str, size: int = 8) -> List[str]:
-    """Split a string into fixed-size fragments (for streamed JSON arguments)."""
-    return [text[i : i + size] for i in range(0, len(text), size)]
-
-
 def _first_words(text: str, limit: int) -> str:
     """The first ``limit`` words of ``text`` with the original spacing kept."""
-    return "".join(_pieces(text)[:limit]).strip()
+    return "".join(wire.split_text(text)[:limit]).strip()
 
 
 def _truncate_words(text: str, limit: int = ECHO_WORDS) -> str:
@@ -309,27 +308,8 @@ def _best_sentence(context: str, question: str) -> Optional[str]:
 
 
 # --------------------------------------------------------------------------
-# Deterministic ids and random secrets
+# Deterministic ids
 # --------------------------------------------------------------------------
-
-_ALNUM = string.ascii_letters + string.digits
-_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-_HEX = "0123456789abcdef"
-
-
-def _derived_id(prefix: str, seed: str, length: int, alphabet: str = _ALNUM) -> str:
-    """A deterministic id: ``prefix`` + ``length`` characters derived from ``seed``."""
-    chars: List[str] = []
-    for counter in itertools.count():
-        digest = hashlib.sha256(f"{seed}\x00{counter}".encode()).digest()
-        chars.extend(alphabet[b % len(alphabet)] for b in digest)
-        if len(chars) >= length:
-            break
-    return prefix + "".join(chars[:length])
-
-
-def _random_id(prefix: str, length: int, alphabet: str = _ALNUM) -> str:
-    return prefix + "".join(secrets.choice(alphabet) for _ in range(length))
 
 
 def _request_seed(request: ReceivedRequest) -> str:
@@ -723,7 +703,7 @@ _GENERIC_FINISH = {
     "tool_use": "tool_calls",
     "function_call": "tool_calls",
     "content_filter": "content_filter",
-    "refusal": "content_filter",
+    "refusal": "refusal",
 }
 
 
@@ -731,7 +711,9 @@ def _generic_finish(reply: Reply) -> str:
     """The generic finish reason of a reply (unknown values pass through)."""
     if reply.finish_reason:
         return _GENERIC_FINISH.get(reply.finish_reason, reply.finish_reason)
-    return "tool_calls" if reply.tool_calls else "stop"
+    if reply.tool_calls:
+        return "tool_calls"
+    return "refusal" if reply.refusal is not None else "stop"
 
 
 def _arguments_json(call: ToolCall) -> str:
@@ -762,10 +744,27 @@ def _input_tokens(reply: Reply, prompt: _Prompt) -> int:
     return reply.input_tokens if reply.input_tokens is not None else prompt.input_tokens()
 
 
-def _sse(data: Dict[str, Any], event: Optional[str] = None) -> bytes:
-    """One server-sent event frame."""
-    head = f"event: {event}\n" if event else ""
-    return (head + "data: " + json.dumps(data, ensure_ascii=False) + "\n\n").encode("utf-8")
+def _completion(request: ReceivedRequest, reply: Reply, prompt: _Prompt, provider: str) -> wire.Completion:
+    """The reply as a `wire.Completion`, with ids derived from the request (see the module docstring)."""
+    finish = _generic_finish(reply)
+    if reply.refusal is not None and finish == "stop":
+        finish = "refusal"
+    text: Optional[str] = reply.text
+    if provider == ANTHROPIC:  # no refusal field: the text says it; tool input is always an object
+        text = reply.text or reply.refusal or ""
+        calls = [wire.ToolCall(c.name, json.dumps(_arguments_dict(c), ensure_ascii=False), c.id) for c in reply.tool_calls]
+    else:
+        calls = [wire.ToolCall(c.name, _arguments_json(c), c.id) for c in reply.tool_calls]
+    return wire.Completion(
+        model=reply.model or prompt.model,
+        text=text,
+        tool_calls=calls,
+        finish=finish,
+        refusal=reply.refusal,
+        input_tokens=_input_tokens(reply, prompt),
+        output_tokens=_output_tokens(reply),
+        seed=_request_seed(request),
+    )
 
 
 Payload = Union[Dict[str, Any], List[bytes]]
@@ -773,278 +772,30 @@ Payload = Union[Dict[str, Any], List[bytes]]
 
 
 # --------------------------------------------------------------------------
-# OpenAI: chat completions
+# Generation endpoints: bodies and streams come from pytest_llmops.wire
 # --------------------------------------------------------------------------
-
-_CHAT_FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "content_filter": "content_filter"}
-
-
-def _openai_calls(reply: Reply, seed: str) -> List[Dict[str, str]]:
-    """Tool calls as {id, name, arguments} with deterministic call ids."""
-    return [
-        {
-            "id": call.id or _derived_id("call_", f"{seed}:call:{i}", 24),
-            "name": call.name,
-            "arguments": _arguments_json(call),
-        }
-        for i, call in enumerate(reply.tool_calls)
-    ]
-
-
-def _chat_usage(input_tokens: int, output_tokens: int) -> Dict[str, Any]:
-    return {
-        "prompt_tokens": input_tokens,
-        "completion_tokens": output_tokens,
-        "total_tokens": input_tokens + output_tokens,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-        "completion_tokens_details": {
-            "reasoning_tokens": 0,
-            "audio_tokens": 0,
-            "accepted_prediction_tokens": 0,
-            "rejected_prediction_tokens": 0,
-        },
-    }
-
-
-def _chat_message(reply: Reply, calls: List[Dict[str, str]]) -> Dict[str, Any]:
-    content: Optional[str] = reply.text
-    if not reply.text and (calls or reply.refusal is not None):
-        content = None
-    message: Dict[str, Any] = {"role": "assistant", "content": content, "refusal": reply.refusal, "annotations": []}
-    if calls:
-        message["tool_calls"] = [
-            {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
-            for c in calls
-        ]
-    return message
-
-
-def _chat_stream(
-    base: Dict[str, Any],
-    choices: int,
-    message: Dict[str, Any],
-    finish: str,
-    usage: Dict[str, Any],
-    include_usage: bool,
-) -> List[bytes]:
-    """SSE frames of a streamed chat completion, ending with ``[DONE]``."""
-    frames: List[bytes] = []
-
-    def emit(delta: Dict[str, Any], index: int, finish_reason: Optional[str] = None) -> None:
-        chunk = dict(base, choices=[{"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}])
-        if include_usage:
-            chunk["usage"] = None
-        frames.append(_sse(chunk))
-
-    for index in range(choices):
-        first_content = "" if message["content"] is not None else None
-        emit({"role": "assistant", "content": first_content, "refusal": None}, index)
-        for piece in _pieces(message["content"] or ""):
-            emit({"content": piece}, index)
-        for piece in _pieces(message["refusal"] or ""):
-            emit({"refusal": piece}, index)
-        for position, call in enumerate(message.get("tool_calls", [])):
-            function = call["function"]
-            start = {"index": position, "id": call["id"], "type": "function"}
-            emit({"tool_calls": [dict(start, function={"name": function["name"], "arguments": ""})]}, index)
-            for fragment in _fragments(function["arguments"]):
-                emit({"tool_calls": [{"index": position, "function": {"arguments": fragment}}]}, index)
-        emit({}, index, finish)
-    if include_usage:
-        frames.append(_sse(dict(base, choices=[], usage=usage)))
-    frames.append(b"data: [DONE]\n\n")
-    return frames
 
 
 def _openai_chat(request: ReceivedRequest, reply: Reply) -> Payload:
     body: Dict[str, Any] = request.json
-    prompt = _chat_prompt(body)
-    seed = _request_seed(request)
-    calls = _openai_calls(reply, seed)
-    generic = _generic_finish(reply)
-    finish = _CHAT_FINISH.get(generic, generic)
-    usage = _chat_usage(_input_tokens(reply, prompt), _output_tokens(reply))
-    choices = body.get("n") if isinstance(body.get("n"), int) and body["n"] > 0 else 1
-    message = _chat_message(reply, calls)
-    base: Dict[str, Any] = {
-        "id": _derived_id("chatcmpl-", seed, 29),
-        "object": "chat.completion",
-        "created": CREATED,
-        "model": reply.model or prompt.model,
-        "service_tier": "default",
-        "system_fingerprint": _derived_id("fp_", seed + ":fp", 10, _HEX),
-    }
+    completion = _completion(request, reply, _chat_prompt(body), OPENAI)
+    choices = body["n"] if isinstance(body.get("n"), int) and body["n"] > 0 else 1
     if body.get("stream"):
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        return _chat_stream(dict(base, object="chat.completion.chunk"), choices, message, finish, usage, include_usage)
-    base["choices"] = [
-        {"index": i, "message": message, "logprobs": None, "finish_reason": finish} for i in range(choices)
-    ]
-    base["usage"] = usage
-    return base
-
-
-# --------------------------------------------------------------------------
-# OpenAI: responses
-# --------------------------------------------------------------------------
-
-
-def _responses_status(generic: str) -> Tuple[str, Optional[Dict[str, str]]]:
-    if generic == "length":
-        return "incomplete", {"reason": "max_output_tokens"}
-    if generic == "content_filter":
-        return "incomplete", {"reason": "content_filter"}
-    return "completed", None
-
-
-def _responses_output(reply: Reply, seed: str, status: str) -> List[Dict[str, Any]]:
-    output: List[Dict[str, Any]] = []
-    if reply.text or reply.refusal is not None or not reply.tool_calls:
-        content: List[Dict[str, Any]] = []
-        if reply.text or reply.refusal is None:
-            content.append({"type": "output_text", "text": reply.text, "annotations": [], "logprobs": []})
-        if reply.refusal is not None:
-            content.append({"type": "refusal", "refusal": reply.refusal})
-        output.append(
-            {
-                "id": _derived_id("msg_", seed + ":msg", 48, _HEX),
-                "type": "message",
-                "status": "completed" if status == "completed" else "incomplete",
-                "role": "assistant",
-                "content": content,
-            }
-        )
-    for i, call in enumerate(_openai_calls(reply, seed)):
-        output.append(
-            {
-                "id": _derived_id("fc_", f"{seed}:fc:{i}", 48, _HEX),
-                "type": "function_call",
-                "status": "completed",
-                "arguments": call["arguments"],
-                "call_id": call["id"],
-                "name": call["name"],
-            }
-        )
-    return output
-
-
-def _responses_tools(tools: Any) -> List[Any]:
-    """Echo request tools the way the API does (function tools get defaults)."""
-    echoed: List[Any] = []
-    for tool in tools if isinstance(tools, list) else []:
-        if isinstance(tool, dict) and tool.get("type") == "function":
-            tool = {"description": None, "strict": True, **tool}
-        echoed.append(tool)
-    return echoed
-
-
-def _response_object(
-    body: Dict[str, Any],
-    response_id: str,
-    model: str,
-    status: str,
-    incomplete: Optional[Dict[str, str]],
-    output: List[Dict[str, Any]],
-    usage: Optional[Dict[str, Any]],
-) -> Dict[str, Any]:
-    text = dict(body.get("text") or {})
-    text.setdefault("format", {"type": "text"})
-    text.setdefault("verbosity", "medium")
-    return {
-        "id": response_id,
-        "object": "response",
-        "created_at": CREATED,
-        "status": status,
-        "background": bool(body.get("background", False)),
-        "completed_at": CREATED + 1 if status == "completed" else None,
-        "error": None,
-        "incomplete_details": incomplete,
-        "instructions": body.get("instructions"),
-        "max_output_tokens": body.get("max_output_tokens"),
-        "max_tool_calls": body.get("max_tool_calls"),
-        "model": model,
-        "output": output,
-        "parallel_tool_calls": body.get("parallel_tool_calls", True),
-        "previous_response_id": body.get("previous_response_id"),
-        "prompt_cache_key": body.get("prompt_cache_key"),
-        "reasoning": body.get("reasoning") or {"effort": None, "summary": None},
-        "safety_identifier": body.get("safety_identifier"),
-        "service_tier": "default",
-        "store": body.get("store", True),
-        "temperature": body.get("temperature", 1.0),
-        "text": text,
-        "tool_choice": body.get("tool_choice", "auto"),
-        "tools": _responses_tools(body.get("tools")),
-        "top_logprobs": body.get("top_logprobs", 0),
-        "top_p": body.get("top_p", 1.0),
-        "truncation": body.get("truncation", "disabled"),
-        "usage": usage,
-        "user": body.get("user"),
-        "metadata": body.get("metadata") or {},
-    }
-
-
-def _responses_stream(final: Dict[str, Any]) -> List[bytes]:
-    """The SSE event sequence that streams ``final`` (a Response object)."""
-    frames: List[bytes] = []
-    sequence = itertools.count()
-
-    def emit(kind: str, **fields: Any) -> None:
-        frames.append(_sse({"type": kind, "sequence_number": next(sequence), **fields}, event=kind))
-
-    pending = dict(final, status="in_progress", output=[], usage=None, incomplete_details=None, completed_at=None)
-    emit("response.created", response=pending)
-    emit("response.in_progress", response=pending)
-    for out_index, item in enumerate(final["output"]):
-        where = {"item_id": item["id"], "output_index": out_index}
-        if item["type"] == "message":
-            emit("response.output_item.added", output_index=out_index, item=dict(item, status="in_progress", content=[]))
-            for c_index, part in enumerate(item["content"]):
-                at = dict(where, content_index=c_index)
-                if part["type"] == "output_text":
-                    emit("response.content_part.added", **at, part=dict(part, text=""))
-                    for piece in _pieces(part["text"]):
-                        emit("response.output_text.delta", **at, delta=piece, logprobs=[])
-                    emit("response.output_text.done", **at, text=part["text"], logprobs=[])
-                else:
-                    emit("response.content_part.added", **at, part=dict(part, refusal=""))
-                    for piece in _pieces(part["refusal"]):
-                        emit("response.refusal.delta", **at, delta=piece)
-                    emit("response.refusal.done", **at, refusal=part["refusal"])
-                emit("response.content_part.done", **at, part=part)
-        else:
-            emit("response.output_item.added", output_index=out_index, item=dict(item, status="in_progress", arguments=""))
-            for fragment in _fragments(item["arguments"]):
-                emit("response.function_call_arguments.delta", **where, delta=fragment)
-            emit("response.function_call_arguments.done", **where, name=item["name"], arguments=item["arguments"])
-        emit("response.output_item.done", output_index=out_index, item=item)
-    emit("response.completed" if final["status"] == "completed" else "response.incomplete", response=final)
-    return frames
+        return wire.sse_frames("chat", wire.chat_chunks(completion, include_usage, choices))
+    return wire.chat_completion(completion, choices)
 
 
 def _openai_responses(request: ReceivedRequest, reply: Reply) -> Payload:
     body: Dict[str, Any] = request.json
-    prompt = _responses_prompt(body)
-    seed = _request_seed(request)
-    status, incomplete = _responses_status(_generic_finish(reply))
-    input_tokens, output_tokens = _input_tokens(reply, prompt), _output_tokens(reply)
-    usage = {
-        "input_tokens": input_tokens,
-        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
-        "output_tokens": output_tokens,
-        "output_tokens_details": {"reasoning_tokens": 0},
-        "total_tokens": input_tokens + output_tokens,
-    }
-    response = _response_object(
-        body,
-        _derived_id("resp_", seed, 48, _HEX),
-        reply.model or prompt.model,
-        status,
-        incomplete,
-        _responses_output(reply, seed, status),
-        usage,
-    )
-    return _responses_stream(response) if body.get("stream") else response
+    final = wire.response_object(_completion(request, reply, _responses_prompt(body), OPENAI), body)
+    return wire.sse_frames("responses", wire.response_events(final)) if body.get("stream") else final
+
+
+def _anthropic_messages(request: ReceivedRequest, reply: Reply) -> Payload:
+    body: Dict[str, Any] = request.json
+    completion = _completion(request, reply, _anthropic_prompt(body), ANTHROPIC)
+    return wire.sse_frames("messages", wire.message_events(completion)) if body.get("stream") else wire.message(completion)
 
 
 # --------------------------------------------------------------------------
@@ -1128,106 +879,8 @@ def _openai_model_get(request: ReceivedRequest, reply: Reply) -> Payload:
 
 
 # --------------------------------------------------------------------------
-# Anthropic: messages, count_tokens and models
+# Anthropic: count_tokens and models
 # --------------------------------------------------------------------------
-
-_ANTHROPIC_STOP = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
-
-
-def _anthropic_usage(input_tokens: int, output_tokens: int) -> Dict[str, Any]:
-    return {
-        "input_tokens": input_tokens,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
-        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
-        "output_tokens": output_tokens,
-        "service_tier": "standard",
-    }
-
-
-def _anthropic_content(reply: Reply, seed: str) -> List[Dict[str, Any]]:
-    blocks: List[Dict[str, Any]] = []
-    text = reply.text or reply.refusal or ""
-    if text or not reply.tool_calls:
-        blocks.append({"type": "text", "text": text})
-    for i, call in enumerate(reply.tool_calls):
-        blocks.append(
-            {
-                "type": "tool_use",
-                "id": call.id or _derived_id("toolu_01", f"{seed}:toolu:{i}", 22, _BASE58),
-                "name": call.name,
-                "input": _arguments_dict(call),
-            }
-        )
-    return blocks
-
-
-def _anthropic_stream(message: Dict[str, Any]) -> List[bytes]:
-    """The SSE event sequence that streams ``message`` (a Message object)."""
-    frames: List[bytes] = []
-
-    def emit(kind: str, **fields: Any) -> None:
-        frames.append(_sse({"type": kind, **fields}, event=kind))
-
-    usage = message["usage"]
-    start_usage = dict(usage, output_tokens=min(1, usage["output_tokens"]))
-    emit(
-        "message_start",
-        message=dict(message, content=[], stop_reason=None, stop_sequence=None, usage=start_usage),
-    )
-    if not message["content"]:
-        emit("ping")
-    for index, block in enumerate(message["content"]):
-        if block["type"] == "text":
-            emit("content_block_start", index=index, content_block=dict(block, text=""))
-            if index == 0:
-                emit("ping")
-            for piece in _pieces(block["text"]):
-                emit("content_block_delta", index=index, delta={"type": "text_delta", "text": piece})
-        else:
-            emit("content_block_start", index=index, content_block=dict(block, input={}))
-            if index == 0:
-                emit("ping")
-            arguments = json.dumps(block["input"], ensure_ascii=False)
-            for fragment in [""] + _fragments(arguments):
-                emit("content_block_delta", index=index, delta={"type": "input_json_delta", "partial_json": fragment})
-        emit("content_block_stop", index=index)
-    delta: Dict[str, Any] = {"stop_reason": message["stop_reason"], "stop_sequence": None}
-    if "stop_details" in message:
-        delta["stop_details"] = message["stop_details"]
-    delta_usage = {
-        "input_tokens": usage["input_tokens"],
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
-        "output_tokens": usage["output_tokens"],
-    }
-    emit("message_delta", delta=delta, usage=delta_usage)
-    emit("message_stop")
-    return frames
-
-
-def _anthropic_messages(request: ReceivedRequest, reply: Reply) -> Payload:
-    body: Dict[str, Any] = request.json
-    prompt = _anthropic_prompt(body)
-    seed = _request_seed(request)
-    generic = _generic_finish(reply)
-    if reply.refusal is not None and generic == "stop":
-        generic = "content_filter"
-    stop_reason = _ANTHROPIC_STOP.get(generic, generic)
-    message: Dict[str, Any] = {
-        "id": _derived_id("msg_01", seed, 22, _BASE58),
-        "type": "message",
-        "role": "assistant",
-        "model": reply.model or prompt.model,
-        "content": _anthropic_content(reply, seed),
-        "stop_reason": stop_reason,
-        "stop_sequence": None,
-        "usage": _anthropic_usage(_input_tokens(reply, prompt), _output_tokens(reply)),
-    }
-    if stop_reason == "refusal":
-        message["stop_details"] = {"type": "refusal", "category": None, "explanation": reply.refusal}
-    return _anthropic_stream(message) if body.get("stream") else message
-
 
 def _anthropic_count_tokens(request: ReceivedRequest, reply: Reply) -> Payload:
     prompt = _anthropic_prompt(request.json)
@@ -1319,56 +972,6 @@ def _bearer_token(headers: Dict[str, str]) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-_OPENAI_ERRORS: Dict[int, Tuple[str, Optional[str], str]] = {
-    400: ("invalid_request_error", None, "Invalid request."),
-    401: ("invalid_request_error", "invalid_api_key", "Incorrect API key provided."),
-    403: ("invalid_request_error", "unsupported_country_region_territory", "Country, region, or territory not supported"),
-    404: ("invalid_request_error", None, "The requested resource was not found."),
-    409: ("invalid_request_error", None, "Conflict."),
-    422: ("invalid_request_error", None, "Unprocessable entity."),
-    429: ("requests", "rate_limit_exceeded", "Rate limit reached for requests. Please try again in 1s."),
-    500: ("server_error", None, "The server had an error while processing your request. Sorry about that!"),
-    502: ("server_error", None, "Bad gateway."),
-    503: ("server_error", None, "The engine is currently overloaded, please try again later."),
-}
-
-_ANTHROPIC_ERRORS: Dict[int, Tuple[str, str]] = {
-    400: ("invalid_request_error", "Invalid request."),
-    401: ("authentication_error", "invalid x-api-key"),
-    403: ("permission_error", "Your API key does not have permission to use the specified resource."),
-    404: ("not_found_error", "Not found"),
-    413: ("request_too_large", "Request exceeds the maximum allowed number of bytes."),
-    429: ("rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit."),
-    500: ("api_error", "Internal server error"),
-    504: ("timeout_error", "Request timed out"),
-    529: ("overloaded_error", "Overloaded"),
-}
-
-
-def _openai_error_body(status: int, reply: Reply) -> Dict[str, Any]:
-    default_type, default_code, default_message = _OPENAI_ERRORS.get(
-        status, ("server_error" if status >= 500 else "invalid_request_error", None, f"Error {status}")
-    )
-    return {
-        "error": {
-            "message": reply.error_message or default_message,
-            "type": reply.error_type or default_type,
-            "param": None,
-            "code": reply.error_code or default_code,
-        }
-    }
-
-
-def _anthropic_error_body(status: int, reply: Reply, request_id: str) -> Dict[str, Any]:
-    default_type, default_message = _ANTHROPIC_ERRORS.get(
-        status, ("api_error" if status >= 500 else "invalid_request_error", f"Error {status}")
-    )
-    error: Dict[str, Any] = {"type": reply.error_type or default_type, "message": reply.error_message or default_message}
-    if reply.error_code:
-        error["details"] = {"error_code": reply.error_code}
-    return {"type": "error", "error": error, "request_id": request_id}
-
-
 def _auth_error(request: ReceivedRequest, provider: str) -> Optional[Reply]:
     """A 401 reply if the request lacks credentials, else None."""
     if provider == OPENAI:
@@ -1408,80 +1011,14 @@ def _validation_error(request: ReceivedRequest, route: _Route, provider: str) ->
     for name in route.required:
         if name not in request.json:
             if provider == OPENAI:
-                return Reply(status=400, error_message=f"Missing required parameter: '{name}'.", error_code="missing_required_parameter")
+                return Reply(
+                    status=400,
+                    error_message=f"Missing required parameter: '{name}'.",
+                    error_code="missing_required_parameter",
+                    error_param=name,
+                )
             return Reply(status=400, error_message=f"{name}: Field required")
     return None
-
-
-# --------------------------------------------------------------------------
-# Response headers
-# --------------------------------------------------------------------------
-
-
-def _cookie_expiry(seconds_from_now: int) -> str:
-    return time.strftime("%a, %d-%b-%y %H:%M:%S GMT", time.gmtime(time.time() + seconds_from_now))
-
-
-def _cloudflare_headers() -> List[Tuple[str, str]]:
-    now = time.time()
-    bm = f"{secrets.token_urlsafe(32)}-{int(now)}-1.0.1.1-{secrets.token_urlsafe(60)}"
-    cfuvid = f"{secrets.token_urlsafe(32)}-{int(now * 1000)}-0.0.1.1-604800000"
-    return [
-        ("cf-cache-status", "DYNAMIC"),
-        (
-            "set-cookie",
-            f"__cf_bm={bm}; path=/; expires={_cookie_expiry(1800)}; domain=127.0.0.1; HttpOnly; Secure; SameSite=None",
-        ),
-        ("set-cookie", f"_cfuvid={cfuvid}; path=/; domain=127.0.0.1; HttpOnly; Secure; SameSite=None"),
-        ("x-content-type-options", "nosniff"),
-        ("cf-ray", f"{secrets.token_hex(8)}-SJC"),
-        ("alt-svc", 'h3=":443"; ma=86400'),
-    ]
-
-
-def _openai_headers(server: "LoopbackProvider", request_id: str) -> List[Tuple[str, str]]:
-    processing_ms = random.randint(40, 900)
-    return [
-        ("x-request-id", request_id),
-        ("openai-organization", server.openai_organization),
-        ("openai-project", server.openai_project),
-        ("openai-processing-ms", str(processing_ms)),
-        ("openai-version", "2020-10-01"),
-        ("x-envoy-upstream-service-time", str(processing_ms + 3)),
-        ("x-ratelimit-limit-requests", "10000"),
-        ("x-ratelimit-limit-tokens", "30000000"),
-        ("x-ratelimit-remaining-requests", "9999"),
-        ("x-ratelimit-remaining-tokens", "29999980"),
-        ("x-ratelimit-reset-requests", "6ms"),
-        ("x-ratelimit-reset-tokens", "0s"),
-        ("access-control-expose-headers", "X-Request-ID"),
-        ("strict-transport-security", "max-age=31536000; includeSubDomains; preload"),
-        *_cloudflare_headers(),
-    ]
-
-
-def _anthropic_headers(server: "LoopbackProvider", request_id: str) -> List[Tuple[str, str]]:
-    reset = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 1))
-    headers = [("request-id", request_id), ("anthropic-organization-id", server.anthropic_organization_id)]
-    for kind, limit in (("requests", 4000), ("input-tokens", 2000000), ("output-tokens", 400000), ("tokens", 2400000)):
-        headers += [
-            (f"anthropic-ratelimit-{kind}-limit", str(limit)),
-            (f"anthropic-ratelimit-{kind}-remaining", str(limit - 1)),
-            (f"anthropic-ratelimit-{kind}-reset", reset),
-        ]
-    headers += [
-        ("x-envoy-upstream-service-time", str(random.randint(40, 900))),
-        ("via", "1.1 google"),
-        ("x-robots-tag", "none"),
-        *_cloudflare_headers(),
-    ]
-    return headers
-
-
-def _merge_headers(base: List[Tuple[str, str]], extra: Dict[str, str]) -> List[Tuple[str, str]]:
-    """``base`` with every header named in ``extra`` replaced by its value there."""
-    names = {name.lower() for name in extra}
-    return [(k, v) for k, v in base if k.lower() not in names] + [(k, str(v)) for k, v in extra.items()]
 
 
 # --------------------------------------------------------------------------
@@ -1546,8 +1083,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
-    def version_string(self) -> str:
-        return "cloudflare"
+    def send_response(self, code: int, message: Optional[str] = None) -> None:
+        # Like the stdlib's, without its Server header: the provider's headers carry one.
+        self.log_request(code)
+        self.send_response_only(code, message)
+        self.send_header("Date", self.date_time_string())
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature from the stdlib
         if self.server.provider.log:
@@ -1637,9 +1177,9 @@ class LoopbackProvider:
         self.port = port
         self.log = log
         self.requests: List[ReceivedRequest] = []
-        self.openai_organization = _random_id("org-", 24)
-        self.openai_project = _random_id("proj_", 24)
-        self.anthropic_organization_id = str(uuid.uuid4())
+        self.openai_organization = wire.openai_organization_id()
+        self.openai_project = wire.openai_project_id()
+        self.anthropic_organization_id = wire.anthropic_organization_id()
         self._lock = threading.Lock()
         self._server: Optional[_Server] = None
         self._thread: Optional[threading.Thread] = None
@@ -1720,59 +1260,65 @@ class LoopbackProvider:
                 return Reply(status=500, error_message=f"loopback reply function raised {exc!r}")
         return reply if reply is not None else default_reply(request, provider)
 
+    def _identity(self, provider: str) -> Dict[str, Any]:
+        """This server's account, as `wire.provider_headers` takes it."""
+        if provider == OPENAI:
+            organization, project = self.openai_organization, self.openai_project
+        else:
+            organization, project = self.anthropic_organization_id, None
+        return {"organization": organization, "project": project, "cookie_domain": self.host}
+
     def _respond(self, request: ReceivedRequest) -> _Response:
         """Turn one request into a response (everything except socket I/O)."""
         self._record(request)
         provider = _detect_provider(request)
-        if provider == OPENAI:
-            request_id = _random_id("req_", 32, _HEX)
-            headers = _openai_headers(self, request_id)
-        else:
-            request_id = _random_id("req_011C", 20, _BASE58)
-            headers = _anthropic_headers(self, request_id)
+        request_id = wire.openai_request_id() if provider == OPENAI else wire.anthropic_request_id()
         try:
-            return self._route(request, provider, request_id, headers)
+            return self._route(request, provider, request_id)
         except Exception as exc:  # a bug or an odd request body must not kill the connection
             traceback.print_exc()
             reply = Reply(status=500, error_message=f"loopback server failed: {exc!r}")
-            return self._error_response(provider, reply, request_id, headers)
+            return self._error_response(request, provider, reply, request_id)
 
-    def _route(
-        self, request: ReceivedRequest, provider: str, request_id: str, headers: List[Tuple[str, str]]
-    ) -> _Response:
+    def _route(self, request: ReceivedRequest, provider: str, request_id: str) -> _Response:
         route = _find_route(provider, request.method, request.path)
         if route is None:
             message = f"Invalid URL ({request.method} {request.path})" if provider == OPENAI else "Not Found"
-            return self._error_response(provider, Reply(status=404, error_message=message), request_id, headers)
+            return self._error_response(request, provider, Reply(status=404, error_message=message, error_code=""), request_id)
         reply = _auth_error(request, provider) or _validation_error(request, route, provider)
         if reply is None:
             reply = self._choose_reply(request, provider)
         if reply.status >= 400:
-            return self._error_response(provider, reply, request_id, headers)
+            return self._error_response(request, provider, reply, request_id)
 
         payload = route.handler(request, reply)
-        headers = _merge_headers(headers, reply.headers)
+        stream = isinstance(payload, list)
+        headers = wire.merge_headers(
+            wire.success_headers(provider, request_id, stream, **self._identity(provider)), reply.headers
+        )
         if isinstance(payload, list):
-            stream_headers = [("Content-Type", "text/event-stream; charset=utf-8"), ("Cache-Control", "no-cache")]
-            return _Response(reply.status, stream_headers + headers, frames=payload)
-        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        return _Response(reply.status, [("Content-Type", "application/json")] + headers, body=body)
+            return _Response(reply.status, headers, frames=payload)
+        return _Response(reply.status, headers, body=json.dumps(payload, ensure_ascii=False).encode("utf-8"))
 
-    def _error_response(
-        self, provider: str, reply: Reply, request_id: str, headers: List[Tuple[str, str]]
-    ) -> _Response:
-        status = reply.status
-        if provider == OPENAI:
-            payload = _openai_error_body(status, reply)
-        else:
-            payload = _anthropic_error_body(status, reply, request_id)
-            if status == 429 or status >= 500:
-                headers = headers + [("x-should-retry", "true")]
-        if status == 429:
-            headers = headers + [("retry-after", "1")]
-        headers = _merge_headers(headers, reply.headers)
-        body = json.dumps(payload).encode("utf-8")
-        return _Response(status, [("Content-Type", "application/json")] + headers, body=body)
+    def _error_response(self, request: ReceivedRequest, provider: str, reply: Reply, request_id: str) -> _Response:
+        """The provider's error response for ``reply`` (see `pytest_llmops.wire.error_content`)."""
+        identity = self._identity(provider)
+        model = request.json.get("model") if isinstance(request.json, dict) else None
+        content_type, body = wire.error_content(
+            provider,
+            reply.status,
+            message=reply.error_message,
+            type=reply.error_type,
+            code=reply.error_code,
+            param=reply.error_param,
+            request_id=request_id,
+            model=model if isinstance(model, str) else "the model",
+            organization=identity["organization"],
+        )
+        extra = {"retry-after": "1"} if reply.status == 429 else {}
+        extra.update((name.lower(), value) for name, value in reply.headers.items())
+        headers = wire.error_headers(provider, reply.status, request_id, content_type, extra, **identity)
+        return _Response(reply.status, headers, body=body)
 
 
 # --------------------------------------------------------------------------

@@ -75,13 +75,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type="args",
         default=[],
     )
+    _noise_addini(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "llm(cassette=None): the test talks to an LLM provider; its traffic is recorded to / replayed "
-        "from <llm_cassette_dir>/<module>/<test>.yaml, or the shared cassette named.",
+        "llm(cassette=None, repeat=None): the test talks to an LLM provider; its traffic is recorded to / replayed "
+        "from <llm_cassette_dir>/<module>/<test>.yaml, or the shared cassette named. repeat=N: a live run "
+        "runs its body N times, each repetition recorded in its cassette and replayed in order (docs/noise.md).",
     )
     config.addinivalue_line("markers", FAULTS_MARKER_HELP)
     _fix_live_option(config)
@@ -96,6 +98,8 @@ def pytest_configure(config: pytest.Config) -> None:
     _configure_adoption(config)
     _configure_prompts(config)
     _configure_baseline(config)
+    _configure_noise(config)
+    _configure_production_loop(config)
     # Clients are often built at import time (``client = OpenAI()``), which fails without a key. Replay
     # needs none, so a missing key gets a placeholder; in live mode the transport refuses to send the
     # placeholder and names the variable to set.
@@ -107,6 +111,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    _production_loop_unconfigure(config)
     saved = config.stash.get(_ENV_KEY, None)
     for name, value in (saved or {}).items():
         if value is None:
@@ -141,6 +146,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     _usage_sessionfinish(session)
     _save_used_cassettes(session)
     _baseline_sessionfinish(session)
+    _production_loop_sessionfinish(session)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -166,6 +172,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         lines.append("llmops: --llm-live from addopts ignored because CI=true; pass it on the command line")
     if settings.model_map:
         lines.append("llmops: model substitution " + ", ".join(f"{a} -> {b}" for a, b in settings.model_map.items()))
+    lines += _noise_header(config)
+    lines += _shadow_header(config)
     return lines
 
 
@@ -212,6 +220,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_runtest_teardown(item: pytest.Item) -> None:
     _prompts_teardown(item)
     _baseline_teardown(item)
+    _shadow_teardown(item)
     close_context()
     _collect_drift(item)
 
@@ -366,6 +375,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     _drift_terminal_summary(terminalreporter, config)
     _prompts_terminal_summary(terminalreporter, config)
     _baseline_terminal_summary(terminalreporter, config)
+    _datasets_terminal_summary(terminalreporter, config)
+    _production_loop_terminal_summary(terminalreporter, config)
 
 
 def _usage_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -774,7 +785,7 @@ def _baseline_sessionfinish(session: pytest.Session) -> None:
         from .htmlreport import write_html
 
         path = Path(config.invocation_params.dir, html)
-        write_html(path, run)
+        write_html(path, run, extra=_production_loop_html(config))
         run.html_written = str(html)
 
 
@@ -799,7 +810,8 @@ def llm_baseline(request: pytest.FixtureRequest) -> Any:
     """The score baseline (``<llm_baseline>``, default ``llm-baseline.json``) for this test.
 
     ``llm_baseline.check("metric", value, tolerance=None)`` records a score and fails the test if it
-    is below its baseline minus the tolerance (a list of samples: their mean is compared);
+    is below its baseline minus the tolerance (a list of samples: compared with the baseline's samples,
+    a drop beyond tolerance fails only if it is unlikely to be noise; see docs/noise.md);
     ``llm_baseline.snapshot("name", data, ignore=["$.id"])`` compares structured output with its
     stored snapshot (in ``llm-snapshots/`` beside the baseline) and shows the diff.
     Scores of assertions (assert_faithful, ...) are compared after the test without a call here.
@@ -808,3 +820,261 @@ def llm_baseline(request: pytest.FixtureRequest) -> Any:
     from .baseline import BaselineFixture
 
     return BaselineFixture(request.config.stash[BASELINE_KEY], _baseline_state(request.node))
+
+
+# -- noise: repeated tests, samples, noise-aware verdicts, datasets (issue #11) --------------------
+NOISE_INI = (
+    ("llm_stat_method", "how a score's samples are compared with the baseline's: welch (default) or bootstrap"),
+    ("llm_alpha", ("significance level: a change beyond tolerance fails only if its (1 - alpha) interval leaves "
+                   "out 0 (default 0.05)")),
+    ("llm_bootstrap_resamples", "resamples of llm_stat_method = bootstrap (default 2000)"),
+    ("llm_bootstrap_seed", "seed of the bootstrap (default 0): the same samples always give the same verdict"),
+)
+
+
+def _noise_addini(parser: pytest.Parser) -> None:
+    for name, help_text in NOISE_INI:
+        parser.addini(name, help_text, default="")
+
+
+def _configure_noise(config: pytest.Config) -> None:
+    """Check --llm-repeat and the ini settings of the noise test; the hooks that repeat a test."""
+    from .stats import StatSettings
+
+    repeat = config.getoption("llm_repeat", None)
+    if repeat is not None and repeat < 1:
+        raise pytest.UsageError(f"--llm-repeat expects a whole number >= 1 (how many times each LLM test runs in a "
+                                f"live run), got {repeat}")
+    try:
+        stat = StatSettings.from_ini(*(config.getini(name) for name, _ in NOISE_INI))
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    run = config.stash.get(BASELINE_KEY, None)
+    if run is not None:
+        run.stat = stat
+    if not config.pluginmanager.has_plugin("llmops-repeat"):
+        config.pluginmanager.register(_RepeatHooks(), "llmops-repeat")
+
+
+def _noise_header(config: pytest.Config) -> list[str]:
+    repeat = config.getoption("llm_repeat", None)
+    if not repeat or repeat == 1:
+        return []
+    if config.stash[SESSION_KEY].settings.live:
+        return [(f"llmops: each recorded LLM test runs {repeat} times (--llm-repeat {repeat}; "
+                 f"@pytest.mark.llm(repeat=N) wins)")]
+    return [f"llmops: --llm-repeat {repeat} ignored: a replay runs each test as many times as its cassette recorded"]
+
+
+class _RepeatHooks:
+    """Runs a repeated test's body N times. A wrapper inside the baseline's (``trylast``), so the
+    scores are compared once, after the last repetition."""
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, Any]:
+        from .context import current
+
+        repetitions = _repeat_plan(item)
+        if repetitions is None:
+            return (yield)
+        try:
+            result = yield
+            _repeat_rest(item, repetitions)
+            return result
+        finally:
+            repetitions.finish(current())
+
+
+def _repeat_plan(item: pytest.Item) -> Any:
+    """How many times the test's body runs (None: once, as usual); repetition 1 starts."""
+    import warnings
+
+    from .context import current
+    from .repeat import RepeatError, RepeatWarning, plan
+    from .session import INTERCEPTOR_KEY
+
+    interceptor = item.stash.get(INTERCEPTOR_KEY, None)
+    if interceptor is None:
+        return None
+    try:
+        repetitions, warning = plan(item, interceptor.cassette, item.config.getoption("llm_repeat", None))
+    except RepeatError as exc:
+        problem = str(exc)
+    else:
+        problem = ""
+    if problem:
+        pytest.fail(problem, pytrace=False)
+    if warning:
+        warnings.warn(RepeatWarning(warning), stacklevel=1)
+    if repetitions is None:
+        return None
+    ctx = current()
+    if ctx is not None:
+        ctx.repetitions = repetitions.count
+    repetitions.start(1, ctx)
+    return repetitions
+
+
+def _repeat_rest(item: pytest.Item, repetitions: Any) -> None:
+    """Repetitions 2..N of the body (``item.runtest()``, so async tests and pyfunc plugins work)."""
+    __tracebackhide__ = True
+    from .context import current
+    from .repeat import RepeatError
+
+    ctx = current()
+    try:
+        repetitions.check(ctx)
+        for episode in range(2, repetitions.count + 1):
+            repetitions.start(episode, ctx)
+            item.runtest()
+            repetitions.check(ctx)
+    except RepeatError as exc:
+        problem = str(exc)
+    else:
+        return
+    pytest.fail(problem, pytrace=False)
+
+
+def _datasets_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """``llm datasets``: the change of each metric over the cases of a parametrized test, paired."""
+    from .datasets import dataset_changes, summary_lines
+
+    run = config.stash.get(BASELINE_KEY, None)
+    if run is None or not run.verdicts:
+        return
+    lines = summary_lines(dataset_changes(run.results(), run.stat), verbose=config.get_verbosity() > 0)
+    if not lines:
+        return
+    terminalreporter.write_sep("=", "llm datasets")
+    for line, markup in lines:
+        terminalreporter.write_line(line, **markup)
+
+
+# -- production loop: last-run record for review, review labels, shadow runs (issue #13) -----------
+LAST_RUN_CALLS_KEY = pytest.StashKey["RunCalls"]()
+SHADOW_KEY = pytest.StashKey["ShadowRun"]()
+_SHADOW_IGNORED_KEY = pytest.StashKey[str]()
+
+
+def _configure_production_loop(config: pytest.Config) -> None:
+    """The answers of each test's calls for ``last_run.json`` (only when pytest's cache is on), and the
+    ``--llm-shadow`` challenger (live runs only), each with its xdist channel."""
+    from .xdist import Channel
+
+    session = config.stash[SESSION_KEY]
+    if config.pluginmanager.hasplugin("cacheprovider"):
+        from .lastrun import RunCalls
+
+        calls = RunCalls(session)
+        config.stash[LAST_RUN_CALLS_KEY] = calls
+        session.listeners.append(calls.on_exchange)
+        session.channels.register(Channel("last_run_calls", calls.collect, calls.merge))
+    spec = config.getoption("llm_shadow", None)
+    if not spec:
+        return
+    from .shadow import ShadowRun, parse_shadow
+
+    try:
+        parse_shadow(spec)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if not session.settings.live:
+        config.stash[_SHADOW_IGNORED_KEY] = spec
+        return
+    usage = config.stash.get(USAGE_KEY, None)
+    shadow = ShadowRun(spec, session.settings, pricing=usage.log.pricing if usage else None,
+                       budget=usage.log.budget if usage else None)
+    shadow.start()
+    config.stash[SHADOW_KEY] = shadow
+    session.send_checks.append(shadow.send_check)
+    session.channels.register(Channel("shadow", shadow.collect, shadow.merge))
+
+
+def _production_loop_unconfigure(config: pytest.Config) -> None:
+    shadow = config.stash.get(SHADOW_KEY, None)
+    if shadow is not None:
+        shadow.stop()
+
+
+def _shadow_header(config: pytest.Config) -> list[str]:
+    ignored = config.stash.get(_SHADOW_IGNORED_KEY, None)
+    if ignored:
+        return [f"llmops: --llm-shadow {ignored} ignored: shadow calls are made in live runs only (add --llm-live)"]
+    shadow = config.stash.get(SHADOW_KEY, None)
+    return [f"llmops: shadow: every live request is also sent to {shadow.label} (answers in {shadow.folder()}/)"] \
+        if shadow is not None else []
+
+
+def _shadow_teardown(item: pytest.Item) -> None:
+    shadow = item.config.stash.get(SHADOW_KEY, None)
+    if shadow is not None:
+        shadow.finish_test(item)
+
+
+def _production_loop_sessionfinish(session: pytest.Session) -> None:
+    """Controller (or a run without xdist): write ``.pytest_cache/v/llmops/last_run.json`` for review."""
+    from .lastrun import build_last_run, write_last_run
+    from .xdist import is_worker
+
+    config = session.config
+    cache = getattr(config, "cache", None)
+    run = config.stash.get(BASELINE_KEY, None)
+    calls = config.stash.get(LAST_RUN_CALLS_KEY, None)
+    if cache is None or run is None or calls is None or is_worker(config):
+        return
+    if session.exitstatus == pytest.ExitCode.INTERRUPTED or not (run.verdicts or run.snapshot_verdicts or calls.tests):
+        return
+    llm = config.stash[SESSION_KEY]
+    try:
+        write_last_run(cache, build_last_run(run, calls, llm.settings, llm.session_id))
+    except Exception as exc:  # noqa: BLE001 - the record is a convenience: say so, never fail the run
+        terminal = config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is not None:
+            terminal.write_line(f"llmops: the last run's record for review was not written: {exc}")
+
+
+def _reviews_for(config: pytest.Config) -> Any:
+    from .review import REVIEWS_FILE, Reviews, ReviewsError
+
+    run = config.stash.get(BASELINE_KEY, None)
+    if run is None:
+        return None
+    path = run.baseline.path.parent / REVIEWS_FILE
+    if not path.exists():
+        return None
+    try:
+        return Reviews.load(path)
+    except ReviewsError:
+        return None
+
+
+def _production_loop_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    from .review import summary_lines
+
+    reviews = _reviews_for(config)
+    run = config.stash.get(BASELINE_KEY, None)
+    if reviews is not None and run is not None:
+        lines = summary_lines(reviews, sorted({v.test for v in run.results()}))
+        if lines:
+            terminalreporter.write_sep("=", "llm reviews")
+            for line in lines:
+                terminalreporter.write_line(line)
+    shadow = config.stash.get(SHADOW_KEY, None)
+    if shadow is not None:
+        terminalreporter.write_sep("=", f"llm shadow: {shadow.label}")
+        for line in shadow.summary_lines(verbose=config.get_verbosity() > 0):
+            terminalreporter.write_line(line)
+
+
+def _production_loop_html(config: pytest.Config) -> list[str]:
+    """``--llm-html`` sections: human labels beside the scores and their agreement; the shadow."""
+    from .review import html_section
+
+    sections = []
+    reviews = _reviews_for(config)
+    if reviews is not None:
+        sections.append(html_section(reviews))
+    shadow = config.stash.get(SHADOW_KEY, None)
+    if shadow is not None:
+        sections.append(shadow.html_section())
+    return sections

@@ -274,7 +274,7 @@ def test_unreadable_files_are_reported_and_left_alone(tmp_path, capsys):
 def test_the_cli_runs_as_a_module_and_lists_its_commands():
     result = subprocess.run([sys.executable, "-m", "pytest_llmops", "--help"], capture_output=True, text=True, check=False)
     assert result.returncode == 0
-    assert "audit" in result.stdout and list(COMMANDS) == ["audit"]
+    assert "audit" in result.stdout and "audit" in COMMANDS
 
 
 # -- the last run's cassettes ----------------------------------------------------------------------

@@ -129,8 +129,8 @@ def test_update_writes_the_file_sorted_one_score_per_line_and_dates_only_changes
         '    "test_app.py::test_answer": {\n'
         '      "faithfulness": {"model": "gpt-4o-mini", "prompt": "answer@v2", "prompt_digest": '
         '"sha256:0123456789abcdef", "updated": "2026-01-01", "value": 0.875},\n'
-        '      "faithfulness#2": {"model": "gpt-4o-mini", "n": 2, "prompt": "answer@v2", "prompt_digest": '
-        '"sha256:0123456789abcdef", "samples": [0.5, 0.75], "updated": "2026-01-01", "value": 0.625}\n'
+        '      "faithfulness#2": {"mean": 0.625, "model": "gpt-4o-mini", "n": 2, "prompt": "answer@v2", "prompt_digest": '
+        '"sha256:0123456789abcdef", "samples": [0.5, 0.75], "sd": 0.176777, "updated": "2026-01-01", "value": 0.625}\n'
         "    }\n"
         "  },\n"
         '  "version": 1\n'
@@ -189,12 +189,13 @@ def test_a_regression_fails_with_old_and_new_score_model_and_prompt(project):
     project.pytester.makepyfile(test_app=REGRESSIONS, conftest=FAILED_PHASES)
     result = project.run("--llm-live", live=True)
     result.assert_outcomes(passed=1, failed=2)
-    assert failure(result, "test_answer")[-8:] == [
+    assert failure(result, "test_answer")[-9:] == [
         ">       llm_baseline.check(\"faithfulness\", 0.7)",
         "E       AssertionError: faithfulness regressed: 0.7 < 0.85 (baseline 0.9 - tolerance 0.05)",
         "E         baseline  0.9  model gpt-4o       prompt answer@v1 (sha256:aaaaaaaa)  accepted 2025-12-01",
         "E         this run  0.7  model gpt-4o-mini  prompt answer@v2 (sha256:01234567)",
         "E         tolerance 0.05 from llm_tolerance",
+        "E         noise     not estimated (one sample per side): the plain tolerance decided; repeat the test for samples: --llm-repeat N",
         "E         to accept this run's scores: pytest --llm-update-baseline 'test_app.py::test_answer'",
         "",
         "test_app.py:9: AssertionError",
@@ -207,10 +208,12 @@ def test_a_regression_fails_with_old_and_new_score_model_and_prompt(project):
         "E       baseline  0.9",
         "E       this run  0.5",
         "E       tolerance 0.05 from llm_tolerance",
+        "E       noise     not estimated (one sample per side): the plain tolerance decided; repeat the test for samples: --llm-repeat N",
         "E     judge regressed: 3 < 3.95 (baseline 4 - tolerance 0.05)",
         "E       baseline  4",
         "E       this run  3",
         "E       tolerance 0.05 from llm_tolerance",
+        "E       noise     not estimated (one sample per side): the plain tolerance decided; repeat the test for samples: --llm-repeat N",
         "E     to accept this run's scores: pytest --llm-update-baseline 'test_app.py::test_assertions'",
         "",
         "test_app.py:11: AssertionError",

@@ -190,6 +190,253 @@ def test_fabricated_sentence_in_long_answer_is_caught() -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# numbers are bound to their unit: what they count, %, currency, month
+# --------------------------------------------------------------------------------------------
+
+
+def reasons_of(answer: str, context: str) -> list[str]:
+    return [r for c in check_faithfulness(answer, context).claims for r in c.reasons]
+
+
+def test_number_with_another_unit_fails() -> None:
+    ctx = "Parcels up to 60 pounds ship free. The refund window is 30 days."
+    result = check_faithfulness("The refund window is 60 days.", ctx)
+    assert not result.passed
+    (claim,) = result.unsupported
+    assert claim.reasons == ("number 60 days not in context (it has 60 pounds)",)
+    # the number with its own unit is fine, and so is a number that gives no unit
+    assert check_faithfulness("Parcels up to 60 pounds ship free.", ctx).passed
+    assert check_faithfulness("The refund window is 30 days.", ctx).passed
+
+
+@pytest.mark.parametrize(
+    ("answer", "context"),
+    [
+        ("You can return items within 60 days.", "You can return items within 60 calendar days."),
+        ("You can return items within 60 days.", "You can return items within sixty days."),
+        ("A 60-day return window applies.", "A return window of 60 days applies."),
+        ("Revenue grew 12 percent.", "Revenue grew 12%."),
+        ("Revenue grew 12%.", "Revenue grew by 12 per cent."),
+        ("The deal is worth $5 million.", "The deal is worth 5 million dollars."),
+        ("The plant opened on 5 March 2010.", "The plant opened on March 5, 2010."),
+        ("The plant opened in 2010.", "The plant opened in March 2010."),
+        # the unit may stand elsewhere in the number's sentence
+        ("Researchers counted 870 infections.", "Researchers counted 870 people with infections."),
+    ],
+)
+def test_number_with_the_same_unit_passes(answer: str, context: str) -> None:
+    result = check_faithfulness(answer, context)
+    assert result.passed, result.explain()
+
+
+@pytest.mark.parametrize(
+    ("answer", "context", "reason"),
+    [
+        (
+            "Revenue grew 12% in 2023.",
+            "The company opened 12 stores in 2023. Revenue grew 8% in 2023.",
+            "number 12% not in context (it has 12 stores)",
+        ),
+        (
+            "The company opened 8 stores in 2023.",
+            "The company opened 12 stores in 2023. Revenue grew 8% in 2023.",
+            "number 8 stores not in context (it has 8%)",
+        ),
+        (
+            "The deal is worth $5 million.",
+            "The deal is worth \u20ac5 million.",
+            "number $5 million not in context (it has \u20ac5 million)",
+        ),
+        (
+            "The plant opened in March 2010.",
+            "The plant was planned in March 2008 and opened in May 2010.",
+            "number March 2010 not in context (it has May 2010)",
+        ),
+        (
+            "The plant opened on 5 March.",
+            "The plant opened on 5 April and closed in March.",
+            "number 5 March not in context (it has 5 April)",
+        ),
+        (
+            "Researchers counted 870 infections.",
+            "Researchers counted 870 people and 12 infections.",
+            "number 870 infections not in context (it has 870 people)",
+        ),
+    ],
+)
+def test_percent_currency_date_and_count_mismatches_fail(
+    answer: str, context: str, reason: str
+) -> None:
+    result = check_faithfulness(answer, context)
+    assert not result.passed
+    assert reason in only_reasons(result)
+
+
+def test_unknown_unit_lowers_the_score_without_failing_the_number() -> None:
+    # "boys" is attached to no number of the context: a synonym, perhaps; not a strict failure
+    reasons = reasons_of("She has three boys.", "She has three sons and two daughters.")
+    assert "number three boys not in context with that unit (it has three sons)" in reasons
+    assert not any(r.startswith("number three boys not in context (") for r in reasons)
+    # a generic noun fits any count
+    reasons = reasons_of("At least 56 people died.", "At least 56 crew members died at sea.")
+    assert not any(r.startswith("number") for r in reasons)
+
+
+# a number said of something else than the context says it of
+
+PLANS = (
+    "Our standard plan costs $29 per month and includes 50 GB of storage. "
+    "The premium plan costs $49 per month and includes 200 GB of storage. "
+    "The company was founded in 2011 by Priya Shah and Tom Becker. "
+    "Tom Becker left the company in 2018."
+)
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        ("The standard plan costs $49 per month.", "number $49 where the context has $29"),
+        ("The premium plan includes 50 GB of storage.", "number 50 GB where the context has 200 GB"),
+        ("The company was founded in 2018 by Priya Shah.", "number 2018 where the context has 2011"),
+    ],
+)
+def test_number_taken_from_another_sentence_fails(answer: str, reason: str) -> None:
+    # every number is in the context, with its unit, but said of something else
+    result = check_faithfulness(answer, PLANS)
+    assert not result.passed
+    assert only_reasons(result) == [reason]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "The standard plan costs $29 per month and includes 50 GB of storage.",
+        "The premium plan costs $49 a month.",
+        "The premium plan includes 200 GB of storage.",
+        "Priya Shah and Tom Becker founded the company in 2011.",
+        "Tom Becker left in 2018.",
+    ],
+)
+def test_number_from_its_own_sentence_passes(answer: str) -> None:
+    result = check_faithfulness(answer, PLANS)
+    assert result.passed, result.explain()
+
+
+# --------------------------------------------------------------------------------------------
+# names put in the place of another name
+# --------------------------------------------------------------------------------------------
+
+
+def test_swapped_name_fails() -> None:
+    ctx = "Berlin is the capital of Germany. Madrid is the capital of Spain."
+    result = check_faithfulness("Madrid is the capital of Germany.", ctx)
+    assert not result.passed
+    (claim,) = result.unsupported
+    assert claim.reasons == ("name 'Madrid' where the context has 'Berlin'",)
+    # the order of the sentences does not matter; the true statements pass
+    assert not check_faithfulness("Madrid is the capital of Germany.", " ".join(ctx.split(". ")[::-1]))
+    for answer in ("Madrid is the capital of Spain.", "Berlin is the capital of Germany."):
+        assert check_faithfulness(answer, ctx).passed, answer
+
+
+def test_swapped_person_fails() -> None:
+    ctx = "Anna Novak coached Benfica in 2019. Maria Silva coached Porto in 2015."
+    result = check_faithfulness("Maria Silva coached Benfica.", ctx)
+    assert not result.passed
+    assert only_reasons(result) == ["name 'Maria Silva' where the context has 'Anna Novak'"]
+    assert check_faithfulness("Anna Novak coached Benfica.", ctx).passed
+    assert check_faithfulness("Maria Silva coached Porto.", ctx).passed
+
+
+def test_name_and_its_title_are_not_a_swap() -> None:
+    ctx = "Nigel Farage leads the party. Mr Farage is facing a fight to win his seat."
+    assert check_faithfulness("Nigel Farage is facing a fight to win his seat.", ctx).passed
+
+
+# --------------------------------------------------------------------------------------------
+# comparatives, quantifiers, order words, "only"; antonyms
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answer", "context", "reason"),
+    [
+        (
+            "Lukather recorded more tracks than Porcaro.",
+            "Lukather recorded fewer tracks than Porcaro.",
+            "opposite: claim says 'more ... tracks', evidence says 'fewer ... tracks'",
+        ),
+        (
+            "The treaty was signed before the war.",
+            "The treaty was signed after the war.",
+            "opposite: claim says 'before ... war', evidence says 'after ... war'",
+        ),
+        (
+            "All employees received a bonus.",
+            "Some employees received a bonus.",
+            "opposite: claim says 'all ... employees', evidence says 'some ... employees'",
+        ),
+        (
+            "Prices rose more than 5%.",
+            "Prices rose less than 5%.",
+            "opposite: claim says 'more ... 5', evidence says 'less ... 5'",
+        ),
+        (
+            "Only the board approved the plan.",
+            "The board and the shareholders approved the plan.",
+            "'only board' in claim, evidence does not restrict it",
+        ),
+    ],
+)
+def test_reversed_comparative_quantifier_or_order_fails(
+    answer: str, context: str, reason: str
+) -> None:
+    result = check_faithfulness(answer, context)
+    assert not result.passed
+    assert only_reasons(result) == [reason]
+
+
+@pytest.mark.parametrize(
+    ("answer", "context"),
+    [
+        ("Lukather recorded more tracks than Porcaro.", "Lukather recorded more tracks than Porcaro did."),
+        ("Only the board approved the plan.", "The plan was approved by the board alone."),
+        ("Only the board approved the plan.", "Just the board approved the plan."),
+        # "after" said of something else
+        ("The treaty was signed before the war.", "The treaty was signed before the war. After the war, trade grew."),
+    ],
+)
+def test_matching_comparative_or_restriction_passes(answer: str, context: str) -> None:
+    result = check_faithfulness(answer, context)
+    assert result.passed, result.explain()
+
+
+@pytest.mark.parametrize(
+    ("answer", "context", "said", "evidence_says"),
+    [
+        ("Shares were up 8% on Monday.", "Shares were down 8% on Monday.", "up", "down"),
+        ("The club fired its manager in May.", "The club hired its manager in May.", "fired", "hired"),
+        ("The appeal was accepted on Friday.", "The appeal was refused on Friday.", "accepted", "refused"),
+        ("Revenue fell 35% in 2022.", "Revenue grew 35% in 2022.", "fell", "grew"),
+        ("Exports rose sharply in May.", "Exports dropped sharply in May.", "rose", "dropped"),
+    ],
+)
+def test_more_antonyms(answer: str, context: str, said: str, evidence_says: str) -> None:
+    result = check_faithfulness(answer, context)
+    assert not result.passed
+    assert f"antonym: claim says {said!r}, evidence says {evidence_says!r}" in only_reasons(result)
+
+
+def test_antonym_about_something_else_is_not_a_contradiction() -> None:
+    ctx = (
+        "Net debt fell below $25 billion by the end of the quarter, so the board will now "
+        "increase the dividend paid to shareholders."
+    )
+    reasons = reasons_of("Net debt was reduced below $25 billion.", ctx)
+    assert not any(r.startswith("antonym") for r in reasons), reasons
+
+
+# --------------------------------------------------------------------------------------------
 # empty input, validation, determinism, robustness
 # --------------------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ answered again, whole, by the fallback.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -57,8 +58,8 @@ class AnswerError(Exception):
 
 class Answerer:
     def __init__(self, primary: openai.OpenAI | None = None, fallback: anthropic.Anthropic | None = None) -> None:
-        self.primary = primary or openai.OpenAI(max_retries=2, timeout=20)
-        self.fallback = fallback or anthropic.Anthropic(max_retries=2, timeout=20)
+        self.primary = primary or _openai_client()
+        self.fallback = fallback or _anthropic_client()
 
     # -- the policy ----------------------------------------------------------------------------
     def ask(self, question: str) -> Answer:
@@ -128,6 +129,17 @@ class Answerer:
                 return Answer(REFUSED, "none", incidents)
             raise AnswerError("both providers failed", incidents)
         return Answer(message.parsed_output.answer, "anthropic", incidents)
+
+
+@functools.cache
+def _openai_client() -> openai.OpenAI:
+    """One client per process (a client holds a connection pool; building one loads the CA certificates)."""
+    return openai.OpenAI(max_retries=2, timeout=20)
+
+
+@functools.cache
+def _anthropic_client() -> anthropic.Anthropic:
+    return anthropic.Anthropic(max_retries=2, timeout=20)
 
 
 def main() -> None:  # pragma: no cover - a manual check against real providers
