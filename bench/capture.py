@@ -67,7 +67,7 @@ class MemoryPool:
 def memory_client() -> openai.OpenAI:
     transport = httpx2.HTTPTransport()
     transport._pool = MemoryPool()  # type: ignore[assignment]
-    return openai.OpenAI(api_key="sk-bench-0123456789abcdefghij", base_url="http://127.0.0.1:9/v1",
+    return openai.OpenAI(api_key="bench-key", base_url="http://127.0.0.1:9/v1",
                          http_client=httpx2.Client(transport=transport))
 
 
@@ -87,7 +87,7 @@ def per_call(client: Any, calls: int) -> tuple[float, float]:
 
 URL = "http://127.0.0.1:9/v1/chat/completions"
 REQUEST = json.dumps({"model": "gpt-4o-mini", "messages": MESSAGES}).encode()
-REQUEST_HEADERS = {"content-type": "application/json", "authorization": "Bearer sk-bench-0123456789abcdefghij",
+REQUEST_HEADERS = {"content-type": "application/json", "authorization": "Bearer bench-key",
                    "user-agent": "OpenAI/Python 3.57.0"}
 
 
@@ -152,7 +152,7 @@ def main() -> None:
             from pytest_llmops.loopback import LoopbackProvider
 
             with LoopbackProvider() as server:
-                client = openai.OpenAI(api_key="sk-bench-0123456789abcdefghij", base_url=server.openai_base_url)
+                client = openai.OpenAI(api_key="bench-key", base_url=server.openai_base_url)
                 calls = max(args.calls // 2, 50)
                 report("loopback HTTP server (127.0.0.1)", measure(client, calls, args.repeats, folder / "loopback"),
                        calls, args.repeats)
