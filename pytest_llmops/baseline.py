@@ -89,6 +89,25 @@ class ScoreRegression(AssertionError):
         super().__init__(regression_message(self.verdicts))
 
 
+def show_regression(report: Any, verdicts: Sequence[Verdict], location: tuple[str, int | None, str], tbstyle: str) -> None:
+    """A test's report for regressions found after its body: it reads like pytest's own assertion
+    failure (the test's location, ``E   `` lines), not like plugin frames. ``location``: ``item.location``."""
+    if tbstyle not in ("auto", "long", "short"):
+        if not report.longrepr:
+            report.longrepr = str(ScoreRegression(verdicts))
+        return
+    text = "AssertionError: " + str(ScoreRegression(verdicts))
+    path, lineno = location[0], (location[1] or 0) + 1
+    try:
+        from _pytest._code.code import ExceptionChainRepr, ReprEntry, ReprFileLocation, ReprTraceback
+    except ImportError:  # pragma: no cover - pytest moved its internals: keep pytest's own repr
+        report.longrepr = report.longrepr or text
+        return
+    lines = ["E   " + line for line in text.splitlines()]
+    entry = ReprEntry(lines, None, None, ReprFileLocation(path, lineno, "AssertionError"), "long")
+    report.longrepr = ExceptionChainRepr([(ReprTraceback([entry], None, "long"), ReprFileLocation(path, lineno, text), None)])
+
+
 # -- numbers ---------------------------------------------------------------------------------------
 def _num(value: float | None) -> str:
     """A score as people read it: 0.92, 4, 0.8333 (never 0.9200000000000002)."""
@@ -995,10 +1014,33 @@ class TestScores:
     properties: set[int] = field(default_factory=set)  # verdicts already in item.user_properties
     done: bool = False
 
+    @classmethod
+    def of_item(cls, item: Any) -> TestScores:
+        """A pytest test's state, with its ``llm_tolerance`` markers (closest first) checked: a bad one
+        raises ValueError naming the test."""
+        markers = [(tuple(m.args), dict(m.kwargs)) for m in item.iter_markers("llm_tolerance")]
+        for args, kwargs in markers:
+            try:
+                check_marker(args, kwargs)
+            except ValueError as exc:
+                raise ValueError(f"{item.nodeid}: {exc}") from None
+        return cls(item.nodeid, markers)
+
     def unreported_regressions(self) -> list[Verdict]:
         regressed = [i for i, v in sorted(self.verdicts.items()) if v.status == "regressed" and i not in self.raised]
         self.raised.update(regressed)
         return [self.verdicts[i] for i in regressed]
+
+    def new_properties(self) -> list[tuple[str, Any]]:
+        """JUnit XML: ``llm_score:<metric>`` properties of the verdicts not given yet (as
+        ``record_property`` would add them to ``item.user_properties``)."""
+        properties = []
+        for index in sorted(set(self.verdicts) - self.properties):
+            verdict = self.verdicts[index]
+            value = "unscored" if verdict.value is None else round(verdict.value, 6)
+            properties.append((f"llm_score:{verdict.key}", value))
+            self.properties.add(index)
+        return properties
 
 
 class BaselineRun:
@@ -1020,6 +1062,23 @@ class BaselineRun:
         self.written: dict[str, int] | None = None
         self.write_error: str | None = None
         self.html_written: str | None = None
+
+    @classmethod
+    def for_session(cls, settings: Any, display: str, tolerance_metrics: Iterable[str], stat_ini: Sequence[Any],
+                    *, update: bool = False) -> BaselineRun:
+        """The session's state: the file ``settings.baseline_path`` (not read yet: ``load``), its
+        snapshots folder, the tolerances (ini ``llm_tolerance`` and ``llm_tolerance_metrics``) and how
+        samples compare (``stat_ini``: ini ``llm_stat_method``, ``llm_alpha``, ``llm_bootstrap_*``).
+        A bad ini value raises ValueError naming it."""
+        path = settings.baseline_path
+        tolerances = Tolerances.from_ini(settings.tolerance, tolerance_metrics)
+        stat = StatSettings.from_ini(*stat_ini)
+        return cls(Baseline(path, display=display), Snapshots(path.parent / SNAPSHOT_DIR, settings.rootpath),
+                   tolerances, update=update, stat=stat)
+
+    def load(self) -> None:
+        """Read the baseline file (before any test runs); ``BaselineError`` if it cannot be trusted."""
+        self.baseline = Baseline.load(self.baseline.path, self.baseline.display)
 
     # per test
     def compare_new(self, state: TestScores, scores: Sequence[Any], explicit: float | None = None,
@@ -1095,6 +1154,25 @@ class BaselineRun:
     def snapshot_results(self) -> list[SnapshotVerdict]:
         latest = {(s.test, s.name): s for s in self.snapshot_verdicts}
         return [latest[key] for key in sorted(latest)]
+
+    def finish(self, interrupted: bool = False) -> bool:
+        """End of the session (the xdist controller, or a run without xdist): under
+        ``--llm-update-baseline`` write the accepted scores and snapshots, unless the run was
+        interrupted. False when writing failed (``write_error`` says why; the session must fail)."""
+        if not self.update or not (self.verdicts or self.snapshot_verdicts or self.finished):
+            return True
+        if interrupted:
+            self.write_error = "the run was interrupted; nothing was written"
+            return True
+        try:
+            self.save()
+        except OSError as exc:
+            self.write_error = f"{exc.strerror or exc} ({exc.filename or self.baseline.display})"
+            return False
+        except LLMOpsError as exc:  # a snapshot file that cannot be read: nothing was written
+            self.write_error = str(exc)
+            return False
+        return True
 
     def save(self) -> None:
         """``--llm-update-baseline``: write the accepted scores and snapshots (atomically, each file)."""

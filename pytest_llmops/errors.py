@@ -6,12 +6,16 @@ at once, with its real message. So the error raised from inside the HTTP transpo
 as a subclass of both our own class and each SDK's base error that is imported (``openai.OpenAIError``,
 ``anthropic.AnthropicError``): the SDKs pass their own base errors through unretried and unwrapped.
 ``except CassetteMiss`` catches it either way.
+
+``short_repr`` is how pytest shows them: the test's own frames and the message.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from functools import lru_cache
+from typing import Any
 
 __all__ = [
     "LLMOpsError",
@@ -19,6 +23,7 @@ __all__ = [
     "CassetteMiss",
     "LiveModeError",
     "sdk_compatible",
+    "short_repr",
 ]
 
 
@@ -54,3 +59,15 @@ def sdk_compatible(cls: type[LLMOpsError], message: str) -> LLMOpsError:
         if module in sys.modules and hasattr(sys.modules[module], name)
     )
     return _combined(cls, bases)(message)
+
+
+_LIBRARY_PARTS = ("site-packages", "dist-packages", os.sep + "pytest_llmops" + os.sep)
+
+
+def short_repr(excinfo: Any, test_path: Any, style: str) -> Any:
+    """A test's failure by one of our errors as pytest shows it (``report.longrepr``): the test's own
+    frames and the message, not fifty frames of SDK internals. ``style``: pytest's ``--tb``
+    (``auto``, ``long`` or ``short``)."""
+    frames = excinfo.traceback.cut(path=test_path)
+    frames = frames.filter(lambda entry: not any(part in str(entry.path) for part in _LIBRARY_PARTS)) or frames
+    return excinfo.getrepr(style="long" if style == "auto" else style, funcargs=True, tbfilter=lambda _: frames)

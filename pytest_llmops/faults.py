@@ -362,7 +362,36 @@ class Faults:
         pending = self.describe_pending() or "none"
         return f"<Faults pending: {pending}; calls={self.calls}, faulted={self.faulted}>"
 
+    def unserved_message(self) -> str | None:
+        """Why a passing test fails when faults are left: they were scheduled, never served (None if
+        every fault was served)."""
+        if not self.pending:
+            return None
+        return (
+            f"pytest-llmops: the test passed, but {self.pending} injected fault(s) were never served: "
+            f"{self.describe_pending()}.\nThe code under test made fewer provider calls than faults were "
+            f"scheduled ({self.calls} call(s) seen), so those failure paths were not exercised. Lower `times`, "
+            f"or call llm_faults.clear() once the faults are no longer wanted."
+        )
+
     # -- scheduling ----------------------------------------------------------------------------
+    @classmethod
+    def from_markers(cls, item: Any) -> Faults:
+        """The faults of a test's ``llm_faults`` markers, applied in order: module, class, then the
+        test's, each top to bottom. A bad marker raises ValueError naming it."""
+        import pytest
+
+        faults = cls()
+        for node in item.listchain():
+            own = [mark for mark in getattr(node, "own_markers", []) if mark.name == "llm_faults"]
+            for marker in own if isinstance(node, pytest.Module) else reversed(own):  # decorators apply bottom-up
+                try:
+                    faults.inject(*marker.args, **marker.kwargs)
+                except (TypeError, ValueError) as exc:
+                    arguments = ", ".join([*map(repr, marker.args), *(f"{k}={v!r}" for k, v in marker.kwargs.items())])
+                    raise ValueError(f"@pytest.mark.llm_faults({arguments}): {exc}") from None
+        return faults
+
     def _add(self, kind: str, times: int, provider: str | None, build: Callable[[Call], httpx2.Response],
              generation_only: bool = False) -> Faults:
         if not isinstance(times, int) or isinstance(times, bool) or times < 1:

@@ -842,7 +842,8 @@ def judge_from_config(config: Any) -> Judge:
     from .plugin import PROMPTS_KEY, SESSION_KEY
 
     settings = config.stash[SESSION_KEY].settings
-    prompts = config.stash.get(PROMPTS_KEY, None)
+    lazy_prompts = config.stash.get(PROMPTS_KEY, None)
+    prompts = lazy_prompts.get() if lazy_prompts is not None else None
     where = f"in {config.inipath}" if getattr(config, "inipath", None) else "no configuration file found"
     return Judge(
         settings.judge_model,

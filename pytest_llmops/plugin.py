@@ -2,23 +2,37 @@
 
 Nothing here does the work; each hook or fixture hands over to the module named for the job.
 Sessions whose tests use no LLM fixture or marker pay for the option parsing and nothing else: the
-transport is patched only around tests that use a cassette.
+transport is patched only around tests that use a cassette, and each feature's module is imported
+(its files read) only when the session uses the feature: its state is a ``lazy.Lazy`` in
+``config.stash``, and hooks check a cheap condition (the state exists, the test recorded scores, an
+option was given, a file exists) before they import anything. What the user asked for explicitly
+(``--llm-budget``, ``llm_pricing``, ``--llm-lock-prompts``, ``--llm-update-baseline``, ``--llm-html``,
+an existing baseline or prompt lock file) is still checked before the tests run.
 """
 
 from __future__ import annotations
 
-import os
+import sys
 from collections.abc import Generator, Iterator
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .cassette import Cassette
-from .context import close_context, open_context
-from .errors import CassetteMiss, LLMOpsError
-from .session import LLMSession, TestOutcome
-from .settings import Settings
-from .transport import KEY_VARIABLES, MISSING_KEY
+from .context import close_context, current, open_context
+from .errors import LLMOpsError, short_repr
+from .lazy import Lazy
+from .session import INTERCEPTOR_KEY, LLMSession, TestOutcome
+from .settings import Settings, placeholder_keys, restore_keys
+from .xdist import Channel, is_worker
+
+if TYPE_CHECKING:  # the modules that do the work are imported when a session uses what they do
+    from .baseline import BaselineRun, TestScores  # noqa: F401 - TestScores: a stash key's type
+    from .cassette import Cassette
+    from .lastrun import RunCalls
+    from .prompt_session import SessionPrompts
+    from .shadow import ShadowRun  # noqa: F401 - a stash key's type
+    from .usage import UsageState
 
 SESSION_KEY = pytest.StashKey[LLMSession]()
 OUTCOME_KEY = pytest.StashKey[TestOutcome]()
@@ -100,24 +114,12 @@ def pytest_configure(config: pytest.Config) -> None:
     _configure_baseline(config)
     _configure_noise(config)
     _configure_production_loop(config)
-    # Clients are often built at import time (``client = OpenAI()``), which fails without a key. Replay
-    # needs none, so a missing key gets a placeholder; in live mode the transport refuses to send the
-    # placeholder and names the variable to set.
-    saved = {name: os.environ.get(name) for name in KEY_VARIABLES.values()}
-    config.stash[_ENV_KEY] = saved
-    for name, value in saved.items():
-        if not value:
-            os.environ[name] = MISSING_KEY
+    config.stash[_ENV_KEY] = placeholder_keys()  # a missing API key gets a placeholder (replay needs none)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     _production_loop_unconfigure(config)
-    saved = config.stash.get(_ENV_KEY, None)
-    for name, value in (saved or {}).items():
-        if value is None:
-            os.environ.pop(name, None)
-        elif not value:
-            os.environ[name] = value
+    restore_keys(config.stash.get(_ENV_KEY, {}))
 
 
 def _fix_live_option(config: pytest.Config) -> None:
@@ -162,53 +164,43 @@ def pytest_configure_node(node: Any) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    settings = config.stash[SESSION_KEY].settings
-    mode = {"replay": "replay (offline)", "live": "live: re-recording", "new": "live: recording new tests only"}
-    line = f"llmops: {mode[settings.mode]}, cassettes in {settings.cassette_dir}"
-    if settings.ci and settings.mode == "replay":
-        line += " (CI=true: replay only)"
-    lines = [line]
-    if settings.ignored_live:
-        lines.append("llmops: --llm-live from addopts ignored because CI=true; pass it on the command line")
-    if settings.model_map:
-        lines.append("llmops: model substitution " + ", ".join(f"{a} -> {b}" for a, b in settings.model_map.items()))
-    lines += _noise_header(config)
-    lines += _shadow_header(config)
-    return lines
+    return [*config.stash[SESSION_KEY].settings.header_lines(), *_noise_header(config), *_shadow_header(config)]
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:
     """A test marked ``llm`` uses the ``llm_cassette`` fixture, set up before its other fixtures."""
-    if item.get_closest_marker("llm") is not None and isinstance(item, pytest.Function):
+    marked = _marker_names(item)
+    if not marked:
+        return
+    if "llm" in marked and isinstance(item, pytest.Function):
         if "llm_cassette" not in item.fixturenames:
             item.fixturenames = ["llm_cassette", *item.fixturenames]
-    _use_faults_fixture(item)
+    _use_faults_fixture(item, marked)
+
+
+def _marker_names(node: Any) -> set[str]:
+    """The names of the markers of a test and of the nodes above it (what ``get_closest_marker``
+    finds), in one walk without generators: this runs for every test of every session."""
+    names: set[str] = set()
+    while node is not None:
+        for mark in node.own_markers:
+            names.add(mark.name)
+        node = node.parent
+    return names
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
     if call.when == "call" and OUTCOME_KEY in item.stash:
-        outcome = item.stash[OUTCOME_KEY]
-        outcome.ran = True
-        outcome.passed = report.passed
-        if call.excinfo is not None:
-            outcome.assertion_failed = call.excinfo.errisinstance(AssertionError)
-            outcome.miss_shown = call.excinfo.errisinstance(CassetteMiss)
-    style = item.config.getoption("tbstyle", "auto")
-    if call.excinfo is not None and call.excinfo.errisinstance(LLMOpsError) and style in ("auto", "long", "short"):
-        # Show the test's own frames and the message, not fifty frames of SDK internals.
-        frames = call.excinfo.traceback.cut(path=item.path)
-        frames = frames.filter(lambda entry: not _library_frame(str(entry.path))) or frames
-        report.longrepr = call.excinfo.getrepr(
-            style="long" if style == "auto" else style, funcargs=True, tbfilter=lambda _: frames
-        )
-    _baseline_report(item, call, report)
+        item.stash[OUTCOME_KEY].record(report, call.excinfo)
+    if call.excinfo is not None and call.excinfo.errisinstance(LLMOpsError):
+        style = item.config.getoption("tbstyle", "auto")
+        if style in ("auto", "long", "short"):
+            report.longrepr = short_repr(call.excinfo, item.path, style)
+    if call.excinfo is not None or _BASELINE_LATE_KEY in item.stash:
+        _baseline_report(item, call, report)
     return report
-
-
-def _library_frame(path: str) -> bool:
-    return any(part in path for part in ("site-packages", "dist-packages", os.sep + "pytest_llmops" + os.sep))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -251,9 +243,9 @@ FAULTS_MARKER_HELP = (
 )
 
 
-def _use_faults_fixture(item: pytest.Item) -> None:
+def _use_faults_fixture(item: pytest.Item, marked: set[str]) -> None:
     """A test marked ``llm_faults`` gets the ``llm_faults`` fixture without asking."""
-    if item.get_closest_marker("llm_faults") is not None and isinstance(item, pytest.Function):
+    if "llm_faults" in marked and isinstance(item, pytest.Function):
         if "llm_faults" not in item.fixturenames:
             item.fixturenames = [*item.fixturenames, "llm_faults"]
 
@@ -269,15 +261,11 @@ def llm_faults(request: pytest.FixtureRequest, llm_cassette: Cassette) -> Iterat
     Faults still pending when a passing test ends fail it (the code never made those calls).
     """
     from .faults import Faults
-    from .session import INTERCEPTOR_KEY
 
-    faults = Faults()
-    for marker in _fault_markers(request.node):
-        try:
-            faults.inject(*marker.args, **marker.kwargs)
-        except (TypeError, ValueError) as exc:
-            arguments = ", ".join([*map(repr, marker.args), *(f"{k}={v!r}" for k, v in marker.kwargs.items())])
-            pytest.fail(f"@pytest.mark.llm_faults({arguments}): {exc}", pytrace=False)
+    try:
+        faults = Faults.from_markers(request.node)
+    except ValueError as exc:
+        pytest.fail(str(exc), pytrace=False)
     monkeypatch = pytest.MonkeyPatch()
     faults.attach(request.node.stash[INTERCEPTOR_KEY], monkeypatch)
     try:
@@ -286,88 +274,56 @@ def llm_faults(request: pytest.FixtureRequest, llm_cassette: Cassette) -> Iterat
         faults.detach()
         monkeypatch.undo()
     outcome = request.node.stash.get(OUTCOME_KEY, None)
-    if faults.pending and outcome is not None and outcome.passed:
-        pytest.fail(
-            f"pytest-llmops: the test passed, but {faults.pending} injected fault(s) were never served: "
-            f"{faults.describe_pending()}.\nThe code under test made fewer provider calls than faults were "
-            f"scheduled ({faults.calls} call(s) seen), so those failure paths were not exercised. Lower `times`, "
-            f"or call llm_faults.clear() once the faults are no longer wanted.",
-            pytrace=False,
-        )
-
-
-def _fault_markers(item: pytest.Item) -> list[pytest.Mark]:
-    """``llm_faults`` markers in the order to apply them: module, class, then the test's, each top to bottom."""
-    ordered: list[pytest.Mark] = []
-    for node in item.listchain():
-        own = [mark for mark in getattr(node, "own_markers", []) if mark.name == "llm_faults"]
-        ordered.extend(own if isinstance(node, pytest.Module) else reversed(own))  # decorators apply bottom-up
-    return ordered
+    unserved = faults.unserved_message() if outcome is not None and outcome.passed else None
+    if unserved:
+        pytest.fail(unserved, pytrace=False)
 
 
 # -- usage -----------------------------------------------------------------------------------------
-USAGE_KEY = pytest.StashKey["UsageState"]()
-
-
-class UsageState:
-    """The run's usage log, and where to report it."""
-
-    def __init__(self, log: Any, report_path: Any, budget_usd: float | None) -> None:
-        self.log = log
-        self.report_path = report_path
-        self.budget_usd = budget_usd
-        self.report_written: str | None = None
+USAGE_KEY = pytest.StashKey["Lazy[UsageState]"]()
 
 
 def _configure_usage(config: pytest.Config) -> None:
-    """Price table, per-call log listener, xdist channel, and the live-run budget."""
-    from pathlib import Path
-
-    from .pricing import PricingError, load_pricing
-    from .usage import Budget, UsageLog, ledger_path
-    from .xdist import Channel, is_worker
-
+    """Per-call log listener, xdist channel; an ``llm_pricing`` file is read now, the live-run
+    budget set up now (the price table is otherwise read at the first provider call)."""
     session = config.stash[SESSION_KEY]
-    pricing_file = str(config.getini("llm_pricing") or "").strip()
-    user_file = None
-    if pricing_file:
-        user_file = Path(pricing_file)
-        user_file = user_file if user_file.is_absolute() else session.settings.rootpath / user_file
-    try:
-        pricing = load_pricing(user_file)
-    except PricingError as exc:
-        raise pytest.UsageError(f"llm_pricing: {exc}") from None
+    usage = config.stash[USAGE_KEY] = Lazy(lambda: _usage_state(config))
+    if str(config.getini("llm_pricing") or "").strip():
+        usage.get()
     budget_usd = config.getoption("llm_budget", None)
     if budget_usd is not None and not budget_usd >= 0:  # negative or NaN
         raise pytest.UsageError(f"--llm-budget expects an amount in USD >= 0, got {budget_usd}")
-    budget = None
-    if budget_usd is not None and session.settings.live:
-        budget = Budget(budget_usd, ledger_path(session.session_id) if is_worker(config) else None)
+    budget = usage.get().log.budget if budget_usd is not None and session.settings.live else None
+    if budget is not None:
         session.send_checks.append(budget.check)
-    log = UsageLog(pricing, budget)
-    session.listeners.append(log.on_exchange)
-    session.channels.register(Channel("usage", log.collect, log.merge))
+    session.listeners.append(lambda exchange, item: usage.get().on_exchange(exchange, item))
+    session.channels.register(usage.channel("usage"))
+
+
+def _usage_state(config: pytest.Config) -> UsageState:
+    from .pricing import PricingError
+    from .usage import UsageState, ledger_path
+
+    session = config.stash[SESSION_KEY]
     report = config.getoption("llm_report", None)
-    report_path = Path(config.invocation_params.dir, report) if report else None
-    config.stash[USAGE_KEY] = UsageState(log, report_path, budget_usd if session.settings.live else None)
+    try:
+        return UsageState.start(
+            rootpath=session.settings.rootpath, pricing_file=str(config.getini("llm_pricing") or "").strip(),
+            budget_usd=config.getoption("llm_budget", None), live=session.settings.live,
+            ledger=ledger_path(session.session_id) if is_worker(config) else None,
+            report_path=Path(config.invocation_params.dir, report) if report else None,
+        )
+    except PricingError as exc:
+        raise pytest.UsageError(f"llm_pricing: {exc}") from None
 
 
 def _usage_sessionfinish(session: pytest.Session) -> None:
-    """Controller (or a run without xdist): write the per-call log; drop the budget ledger."""
-    import contextlib
-
-    from .report import write_usage_jsonl
-    from .usage import ledger_path
-    from .xdist import is_worker
-
-    state = session.config.stash.get(USAGE_KEY, None)
-    if state is None or is_worker(session.config):
+    """Controller (or a run without xdist): write the per-call log (``--llm-report``, even if empty)."""
+    usage = session.config.stash.get(USAGE_KEY, None)
+    report = session.config.getoption("llm_report", None)
+    if usage is None or is_worker(session.config) or (usage.value is None and not report):
         return
-    if state.report_path is not None:
-        write_usage_jsonl(state.report_path, state.log.records)
-        state.report_written = str(session.config.getoption("llm_report"))
-    with contextlib.suppress(OSError):
-        ledger_path(session.config.stash[SESSION_KEY].session_id).unlink()
+    usage.get().finish(str(report), session.config.stash[SESSION_KEY].session_id)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -380,21 +336,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 
 def _usage_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    from .report import usage_summary_lines, write_usage_summary
-
-    state = config.stash.get(USAGE_KEY, None)
-    if state is None:
+    usage = config.stash.get(USAGE_KEY, None)
+    if usage is None or usage.value is None:
         return
-    pricing = state.log.pricing
-    lines = usage_summary_lines(
-        state.log.records,
-        prices_as_of=pricing.as_of,
-        price_overrides=bool(pricing.overrides),
-        budget_usd=state.budget_usd,
-        refused=state.log.refused_calls,
-        report_path=state.report_written,
-    )
-    write_usage_summary(terminalreporter, lines)
+    from .report import write_usage_summary
+
+    write_usage_summary(terminalreporter, usage.value.summary_lines())
 
 
 @pytest.fixture
@@ -406,7 +353,7 @@ def llm_usage(request: pytest.FixtureRequest, llm_cassette: Cassette) -> Any:
     known), ``latencies_ms`` and ``p50_ms`` / ``p95_ms`` / ``p99_ms``. Replayed calls count with the
     latency recorded live. Activates the test's cassette, like ``llm_cassette``.
     """
-    return request.config.stash[USAGE_KEY].log.for_test(request.node.nodeid)
+    return request.config.stash[USAGE_KEY].get().log.for_test(request.node.nodeid)
 
 
 # -- adopting recorded cassettes: SDK drift report, cassettes used (issue #12) ----------------------
@@ -415,10 +362,6 @@ DRIFT_KEY = pytest.StashKey[list[dict[str, Any]]]()
 
 def _configure_adoption(config: pytest.Config) -> None:
     """xdist channels for requests matched through SDK drift rules and for the cassettes used."""
-    from pathlib import Path
-
-    from .xdist import Channel
-
     session = config.stash[SESSION_KEY]
     matches: list[dict[str, Any]] = []
     config.stash[DRIFT_KEY] = matches
@@ -429,11 +372,11 @@ def _configure_adoption(config: pytest.Config) -> None:
 
 def _collect_drift(item: pytest.Item) -> None:
     """After a test: the requests its cassette answered only through SDK drift rules."""
-    from .session import INTERCEPTOR_KEY
-
-    interceptor = item.stash.get(INTERCEPTOR_KEY, None)
+    if INTERCEPTOR_KEY not in item.stash:  # ``in`` first: a missing key costs ``get`` an exception
+        return
+    interceptor = item.stash[INTERCEPTOR_KEY]
     matches = item.config.stash.get(DRIFT_KEY, None)
-    if interceptor is not None and matches is not None and interceptor.cassette.drift:
+    if matches is not None and interceptor.cassette.drift:
         cassette = interceptor.cassette
         matches.extend(m.to_record(item.nodeid, cassette.display_path) for m in cassette.drift)
         cassette.drift.clear()
@@ -442,21 +385,23 @@ def _collect_drift(item: pytest.Item) -> None:
 def _save_used_cassettes(session: pytest.Session) -> None:
     """Controller (or a run without xdist): the cassettes this run used, in pytest's cache, for
     ``python -m pytest_llmops audit`` to tell which cassettes no test uses any more."""
-    from .audit import USED_CASSETTES_KEY, used_cassettes_value
-    from .xdist import is_worker
-
     config = session.config
     llm = config.stash.get(SESSION_KEY, None)
     cache = getattr(config, "cache", None)
     if llm is None or cache is None or is_worker(config) or not llm.cassettes_used:
         return
+    from .audit import USED_CASSETTES_KEY, used_cassettes_value
+
     cache.set(USED_CASSETTES_KEY, used_cassettes_value(llm.cassettes_used, llm.settings.rootpath))
 
 
 def _drift_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    records = config.stash.get(DRIFT_KEY, [])
+    if not records:
+        return
     from .drift import summary_lines
 
-    lines = summary_lines(config.stash.get(DRIFT_KEY, []), verbose=config.get_verbosity() > 0)
+    lines = summary_lines(records, verbose=config.get_verbosity() > 0)
     if lines and config.get_verbosity() > 0:
         terminalreporter.write_sep("-", "llmops: requests matched through SDK drift rules")
     for line in lines:
@@ -464,80 +409,89 @@ def _drift_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 
 # -- prompts (issue #3) ----------------------------------------------------------------------------
-PROMPTS_KEY = pytest.StashKey["SessionPrompts"]()
+PROMPTS_KEY = pytest.StashKey["Lazy[SessionPrompts]"]()
+PROMPTS_MARKER_HELP = (
+    "llm_prompt(name, versions=None): the test runs once per listed version of prompt `name` "
+    "(ids like name@v2), or with the latest version without `versions`; the `llm_prompt` fixture gives "
+    "that run's Prompt, and the test's scores carry its lineage (docs/prompts.md)."
+)
 
 
 def _configure_prompts(config: pytest.Config) -> None:
-    """The session's prompt registry (lazy: reads nothing until used), the ``llm_prompt`` marker, the
+    """The session's prompts (made when a test first uses a prompt), the ``llm_prompt`` marker, the
     xdist channel of versions used, and the call-log listener for ``--llm-model`` substitutions."""
-    from .prompt_session import MARKER_HELP, SessionPrompts
-    from .xdist import Channel, is_worker
-
-    config.addinivalue_line("markers", MARKER_HELP)
+    config.addinivalue_line("markers", PROMPTS_MARKER_HELP)
     session = config.stash[SESSION_KEY]
-    prompts = SessionPrompts(session.settings, relock=bool(config.getoption("llm_lock_prompts", False)),
-                             worker=is_worker(config))
-    config.stash[PROMPTS_KEY] = prompts
-    session.listeners.insert(0, lambda exchange, item: prompts.fill_substitution(exchange))
-    session.channels.register(Channel("prompts", prompts.collect, prompts.merge))
+    prompts = config.stash[PROMPTS_KEY] = Lazy(lambda: _session_prompts(config))
+
+    def fill_substitution(exchange: Any, item: Any) -> None:  # only prompts the session handed out
+        if prompts.value is not None:
+            prompts.value.fill_substitution(exchange)
+
+    session.listeners.insert(0, fill_substitution)
+    session.channels.register(prompts.channel("prompts"))
+
+
+def _session_prompts(config: pytest.Config) -> SessionPrompts:
+    from .prompt_session import SessionPrompts
+
+    return SessionPrompts(config.stash[SESSION_KEY].settings, relock=bool(config.getoption("llm_lock_prompts", False)),
+                          worker=is_worker(config))
 
 
 def _prompts_sessionstart(session: pytest.Session) -> None:
     """Stop the session before any test runs if a locked prompt version was edited (or re-lock)."""
+    config = session.config
+    prompts = config.stash.get(PROMPTS_KEY, None)
+    if prompts is None:
+        return
+    if not config.getoption("llm_lock_prompts", False) and (
+            is_worker(config) or not config.stash[SESSION_KEY].settings.prompt_lock_path.exists()):
+        return  # no lock to check here (SessionPrompts.start would do nothing)
     from .prompt_session import SessionPromptError
 
-    prompts = session.config.stash.get(PROMPTS_KEY, None)
-    if prompts is not None:
-        try:
-            prompts.start()
-        except SessionPromptError as exc:
-            raise pytest.UsageError(str(exc)) from None
+    try:
+        prompts.get().start()
+    except SessionPromptError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _prompts_teardown(item: pytest.Item) -> None:
-    from .context import current
-
+    """Lock on first use the versions the test's code rendered."""
     prompts = item.config.stash.get(PROMPTS_KEY, None)
-    if prompts is not None:
-        prompts.after_test(current())
+    ctx = current()
+    if prompts is not None and ctx is not None and ctx.prompts:
+        prompts.get().after_test(ctx)
 
 
 def _prompts_sessionfinish(session: pytest.Session) -> None:
     """Controller (or a run without xdist): lock the versions used for the first time; under CI=true
     write nothing, and fail the session if versions were used that the lock file does not hold."""
-    from .xdist import is_worker
-
     prompts = session.config.stash.get(PROMPTS_KEY, None)
-    if prompts is None or is_worker(session.config):
+    if prompts is None or prompts.value is None or is_worker(session.config):
         return
-    if not prompts.finish() and session.exitstatus == pytest.ExitCode.OK:
+    if not prompts.value.finish() and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def _prompts_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     prompts = config.stash.get(PROMPTS_KEY, None)
-    for line, markup in prompts.summary_lines() if prompts is not None else ():
+    for line, markup in prompts.value.summary_lines() if prompts is not None and prompts.value is not None else ():
         terminalreporter.write_line(line, **markup)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """``@pytest.mark.llm_prompt("name", versions=[...])``: one run per version, ids ``name@version``."""
-    from .prompt_session import PromptParam, marker_args
-
-    marker = metafunc.definition.get_closest_marker("llm_prompt")
-    if marker is None:
+    if "llm_prompt" not in _marker_names(metafunc.definition):
         return
+    marker = metafunc.definition.get_closest_marker("llm_prompt")
+    from .prompt_session import version_params
+
     try:
-        name, versions = marker_args(marker.args, marker.kwargs)
+        params = version_params(metafunc.definition.nodeid, marker, metafunc.fixturenames)
     except ValueError as exc:
-        raise pytest.Collector.CollectError(f"{metafunc.definition.nodeid}: @pytest.mark.llm_prompt: {exc}") from None
-    if "llm_prompt" not in metafunc.fixturenames:
-        raise pytest.Collector.CollectError(
-            f"{metafunc.definition.nodeid}: @pytest.mark.llm_prompt({name!r}) gives the test its prompt through "
-            f"the `llm_prompt` fixture, which the test does not take: add llm_prompt to its arguments."
-        )
-    if versions is not None:
-        params = [PromptParam(name, version) for version in versions]
+        raise pytest.Collector.CollectError(str(exc)) from None
+    if params is not None:
         metafunc.parametrize("llm_prompt", params, ids=[p.ref for p in params], indirect=True)
 
 
@@ -552,7 +506,7 @@ def llm_prompts(pytestconfig: pytest.Config) -> Any:
     """
     from .prompt_session import PromptsFixture
 
-    return PromptsFixture(pytestconfig.stash[PROMPTS_KEY])
+    return PromptsFixture(pytestconfig.stash[PROMPTS_KEY].get())
 
 
 @pytest.fixture
@@ -571,7 +525,7 @@ def llm_prompt(request: pytest.FixtureRequest) -> Any:
     param = getattr(request, "param", None)
     version = getattr(param, "version", None)
     try:
-        return request.config.stash[PROMPTS_KEY].use(name, version, under_test=True)
+        return request.config.stash[PROMPTS_KEY].get().use(name, version, under_test=True)
     except PromptError as exc:
         problem = str(exc)
     pytest.fail(f"@pytest.mark.llm_prompt({name!r}): {problem}", pytrace=False)
@@ -586,7 +540,6 @@ def llm_judge(request: pytest.FixtureRequest, llm_cassette: Cassette) -> Any:
     offline), and ``assert_judge`` / ``assert_faithful(method="judge")`` use it. The rubric prompt is
     the packaged ``judge`` prompt, or a ``judge`` prompt in ``llm_prompt_dir``. See docs/judge.md.
     """
-    from .context import current
     from .judge import JudgeConfigError, judge_from_config
     from .prompts import PromptError
 
@@ -606,14 +559,12 @@ def llm_judge(request: pytest.FixtureRequest, llm_cassette: Cassette) -> Any:
 
 def pytest_assertrepr_compare(config: pytest.Config, op: str, left: Any, right: Any) -> list[str] | None:
     """``assert score >= 4`` with a ``JudgeScore``: show the rubric, samples, reason and model."""
-    import sys
-
     judge = sys.modules.get("pytest_llmops.judge")  # no JudgeScore can exist before it is imported
     return judge.assertrepr_compare(op, left, right) if judge is not None else None
 
 
 # -- baseline (issue #5) ---------------------------------------------------------------------------
-BASELINE_KEY = pytest.StashKey["BaselineRun"]()
+BASELINE_KEY = pytest.StashKey["Lazy[BaselineRun]"]()
 _BASELINE_TEST_KEY = pytest.StashKey["TestScores"]()
 _BASELINE_LATE_KEY = pytest.StashKey[list[Any]]()
 BASELINE_MARKER_HELP = (
@@ -625,59 +576,74 @@ BASELINE_MARKER_HELP = (
 
 
 def _configure_baseline(config: pytest.Config) -> None:
-    """The run's baseline state (the file is read at session start), the marker, the xdist channel."""
-    from .baseline import SNAPSHOT_DIR, Baseline, BaselineRun, Snapshots, Tolerances
-    from .xdist import Channel
+    """The run's baseline state (made at session start if the file exists, else on first use), the
+    marker, the xdist channel; tolerances set in the ini file are checked now."""
+    import math
 
     config.addinivalue_line("markers", BASELINE_MARKER_HELP)
     session = config.stash[SESSION_KEY]
+    tolerance, pairs = session.settings.tolerance, config.getini("llm_tolerance_metrics")
+    if pairs or not (math.isfinite(tolerance) and tolerance >= 0):  # else Tolerances.from_ini cannot fail
+        from .baseline import Tolerances
+
+        try:
+            Tolerances.from_ini(tolerance, pairs)
+        except ValueError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    run = config.stash[BASELINE_KEY] = Lazy(lambda: _baseline_run(config))
+    session.channels.register(run.channel("baseline"))
+
+
+def _baseline_run(config: pytest.Config) -> BaselineRun:
+    from .baseline import BaselineRun
+
+    session = config.stash[SESSION_KEY]
     try:
-        tolerances = Tolerances.from_ini(session.settings.tolerance, config.getini("llm_tolerance_metrics"))
-    except ValueError as exc:
+        return BaselineRun.for_session(session.settings, session.relative(session.settings.baseline_path),
+                                       config.getini("llm_tolerance_metrics"),
+                                       [config.getini(name) for name, _ in NOISE_INI],
+                                       update=bool(config.getoption("llm_update_baseline", False)))
+    except ValueError as exc:  # checked at configure: only if the ini file changed since
         raise pytest.UsageError(str(exc)) from None
-    path = session.settings.baseline_path
-    run = BaselineRun(Baseline(path, display=session.relative(path)),
-                      Snapshots(path.parent / SNAPSHOT_DIR, session.settings.rootpath), tolerances,
-                      update=bool(config.getoption("llm_update_baseline", False)))
-    config.stash[BASELINE_KEY] = run
-    session.channels.register(Channel("baseline", run.collect, run.merge))
 
 
 def _baseline_sessionstart(session: pytest.Session) -> None:
     """Read the baseline before any test runs: a corrupt, conflicted or too new file stops the session."""
-    from .baseline import Baseline, BaselineError
+    config = session.config
+    run = config.stash.get(BASELINE_KEY, None)
+    if run is None or not (_may_exist(config.stash[SESSION_KEY].settings.baseline_path)
+                           or config.getoption("llm_update_baseline", False) or config.getoption("llm_html", None)):
+        return  # no file to read: the state is made when a test records a score
+    from .baseline import BaselineError
 
-    run = session.config.stash.get(BASELINE_KEY, None)
-    if run is not None:
-        try:
-            run.baseline = Baseline.load(run.baseline.path, run.baseline.display)
-        except BaselineError as exc:
-            raise pytest.UsageError(str(exc)) from None
+    try:
+        run.get().load()
+    except BaselineError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _may_exist(path: Any) -> bool:
+    """False only if there is no file at ``path`` (an unreadable one is for its reader to report)."""
+    try:
+        path.stat()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def _baseline_state(item: pytest.Item) -> Any:
     """The test's ``TestScores`` (its verdicts so far), made on first use; checks its markers."""
-    from .baseline import TestScores, check_marker
-
     state = item.stash.get(_BASELINE_TEST_KEY, None)
     if state is None:
-        markers = [(tuple(m.args), dict(m.kwargs)) for m in item.iter_markers("llm_tolerance")]
-        for args, kwargs in markers:
-            try:
-                check_marker(args, kwargs)
-            except ValueError as exc:
-                pytest.fail(f"{item.nodeid}: {exc}", pytrace=False)
-        state = item.stash[_BASELINE_TEST_KEY] = TestScores(item.nodeid, markers)
+        from .baseline import TestScores
+
+        try:
+            state = item.stash[_BASELINE_TEST_KEY] = TestScores.of_item(item)
+        except ValueError as exc:
+            pytest.fail(str(exc), pytrace=False)
     return state
-
-
-def _baseline_properties(item: pytest.Item, state: Any) -> None:
-    """JUnit XML: ``llm_score:<metric>`` properties (as ``record_property`` would add them)."""
-    for index in sorted(set(state.verdicts) - state.properties):
-        verdict = state.verdicts[index]
-        value = "unscored" if verdict.value is None else round(verdict.value, 6)
-        item.user_properties.append((f"llm_score:{verdict.key}", value))
-        state.properties.add(index)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -696,105 +662,79 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
 
 
 def _baseline_after_call(item: pytest.Item, finished: bool) -> None:
-    from .baseline import ScoreRegression
-    from .context import current
-
     run = item.config.stash.get(BASELINE_KEY, None)
     ctx = current()
     if run is None or ctx is None:
         return
-    if _BASELINE_TEST_KEY not in item.stash and not ctx.scores and item.nodeid not in run.baseline.entries:
+    if _BASELINE_TEST_KEY not in item.stash and not ctx.scores and (
+            run.value is None or item.nodeid not in run.value.baseline.entries):
         return
     state = _baseline_state(item)
-    regressions = run.after_call(state, ctx.scores, finished)
-    _baseline_properties(item, state)
+    regressions = run.get().after_call(state, ctx.scores, finished)
+    item.user_properties.extend(state.new_properties())  # JUnit XML: llm_score:<metric>
     if regressions and finished:
+        from .baseline import ScoreRegression
+
         raise ScoreRegression(regressions)
 
 
 def _baseline_teardown(item: pytest.Item) -> None:
     """Keep the test's verdicts for the session; scores recorded after the body (in a fixture's
     teardown) are compared here, and a regression among them fails the test at teardown."""
-    from .context import current
-
     run = item.config.stash.get(BASELINE_KEY, None)
     ctx = current()
     scores = ctx.scores if ctx is not None and ctx.nodeid == item.nodeid else []
     if run is None or (_BASELINE_TEST_KEY not in item.stash and not scores):
         return
     state = _baseline_state(item)
-    late = run.finish_test(state, scores)
-    _baseline_properties(item, state)
+    late = run.get().finish_test(state, scores)
+    item.user_properties.extend(state.new_properties())
     if late:
         item.stash[_BASELINE_LATE_KEY] = late
 
 
 def _baseline_report(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
     """Regressions found after the body read like pytest's own assertion failures (not plugin frames)."""
-    from .baseline import ScoreRegression
-
-    verdicts = None
     if call.when == "teardown" and _BASELINE_LATE_KEY in item.stash:
         if call.excinfo is not None:  # another teardown error: show it; the summary lists the regression
             return
         verdicts = item.stash[_BASELINE_LATE_KEY]
         report.outcome = "failed"
-    elif call.excinfo is not None and isinstance(call.excinfo.value, ScoreRegression):
+    else:
+        baseline = sys.modules.get("pytest_llmops.baseline")  # no ScoreRegression exists before it is imported
+        if call.excinfo is None or baseline is None or not isinstance(call.excinfo.value, baseline.ScoreRegression):
+            return
         verdicts = call.excinfo.value.verdicts
-    if verdicts is None or item.config.getoption("tbstyle", "auto") not in ("auto", "long", "short"):
-        if verdicts is not None and not report.longrepr:
-            report.longrepr = str(ScoreRegression(verdicts))
-        return
-    text = "AssertionError: " + str(ScoreRegression(verdicts))
-    path, lineno = item.location[0], (item.location[1] or 0) + 1
-    try:
-        from _pytest._code.code import ExceptionChainRepr, ReprEntry, ReprFileLocation, ReprTraceback
-    except ImportError:  # pragma: no cover - pytest moved its internals: keep pytest's own repr
-        report.longrepr = report.longrepr or text
-        return
-    lines = ["E   " + line for line in text.splitlines()]
-    entry = ReprEntry(lines, None, None, ReprFileLocation(path, lineno, "AssertionError"), "long")
-    report.longrepr = ExceptionChainRepr([(ReprTraceback([entry], None, "long"), ReprFileLocation(path, lineno, text), None)])
+    from .baseline import show_regression
+
+    show_regression(report, verdicts, item.location, item.config.getoption("tbstyle", "auto"))
 
 
 def _baseline_sessionfinish(session: pytest.Session) -> None:
     """Controller (or a run without xdist): with --llm-update-baseline write the merged scores and
     snapshots (atomically); with --llm-html write the report."""
-    from pathlib import Path
-
-    from .xdist import is_worker
-
     config = session.config
-    run = config.stash.get(BASELINE_KEY, None)
-    if run is None or is_worker(config):
-        return
-    if run.update and (run.verdicts or run.snapshot_verdicts or run.finished):
-        if session.exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
-            run.write_error = "the run was interrupted; nothing was written"
-        else:
-            try:
-                run.save()
-            except OSError as exc:
-                run.write_error = f"{exc.strerror or exc} ({exc.filename or run.baseline.display})"
-                session.exitstatus = pytest.ExitCode.TESTS_FAILED
-            except LLMOpsError as exc:  # a snapshot file that cannot be read: nothing was written
-                run.write_error = str(exc)
-                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    lazy = config.stash.get(BASELINE_KEY, None)
     html = config.getoption("llm_html", None)
+    if lazy is None or (lazy.value is None and not html) or is_worker(config):
+        return
+    run = lazy.get()
+    if not run.finish(interrupted=session.exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR)):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if html:
         from .htmlreport import write_html
 
-        path = Path(config.invocation_params.dir, html)
-        write_html(path, run, extra=_production_loop_html(config))
+        write_html(Path(config.invocation_params.dir, html), run, extra=_production_loop_html(config))
         run.html_written = str(html)
 
 
 def _baseline_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    from .baseline import summary_lines
-
-    run = config.stash.get(BASELINE_KEY, None)
+    lazy = config.stash.get(BASELINE_KEY, None)
+    run = lazy.value if lazy is not None else None
     if run is None:
         return
+    from .baseline import summary_lines
+
     lines = summary_lines(run, verbose=config.get_verbosity() > 0)
     if not lines:
         return
@@ -819,7 +759,7 @@ def llm_baseline(request: pytest.FixtureRequest) -> Any:
     """
     from .baseline import BaselineFixture
 
-    return BaselineFixture(request.config.stash[BASELINE_KEY], _baseline_state(request.node))
+    return BaselineFixture(request.config.stash[BASELINE_KEY].get(), _baseline_state(request.node))
 
 
 # -- noise: repeated tests, samples, noise-aware verdicts, datasets (issue #11) --------------------
@@ -838,20 +778,20 @@ def _noise_addini(parser: pytest.Parser) -> None:
 
 
 def _configure_noise(config: pytest.Config) -> None:
-    """Check --llm-repeat and the ini settings of the noise test; the hooks that repeat a test."""
-    from .stats import StatSettings
-
+    """Check --llm-repeat and the ini settings of the noise test (the baseline reads them when it is
+    made); the hooks that repeat a test."""
     repeat = config.getoption("llm_repeat", None)
     if repeat is not None and repeat < 1:
         raise pytest.UsageError(f"--llm-repeat expects a whole number >= 1 (how many times each LLM test runs in a "
                                 f"live run), got {repeat}")
-    try:
-        stat = StatSettings.from_ini(*(config.getini(name) for name, _ in NOISE_INI))
-    except ValueError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    run = config.stash.get(BASELINE_KEY, None)
-    if run is not None:
-        run.stat = stat
+    ini = [config.getini(name) for name, _ in NOISE_INI]
+    if any(ini):  # all empty: the defaults
+        from .stats import StatSettings
+
+        try:
+            StatSettings.from_ini(*ini)
+        except ValueError as exc:
+            raise pytest.UsageError(str(exc)) from None
     if not config.pluginmanager.has_plugin("llmops-repeat"):
         config.pluginmanager.register(_RepeatHooks(), "llmops-repeat")
 
@@ -872,8 +812,6 @@ class _RepeatHooks:
 
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, Any]:
-        from .context import current
-
         repetitions = _repeat_plan(item)
         if repetitions is None:
             return (yield)
@@ -887,15 +825,13 @@ class _RepeatHooks:
 
 def _repeat_plan(item: pytest.Item) -> Any:
     """How many times the test's body runs (None: once, as usual); repetition 1 starts."""
+    if INTERCEPTOR_KEY not in item.stash:
+        return None
+    interceptor = item.stash[INTERCEPTOR_KEY]
     import warnings
 
-    from .context import current
     from .repeat import RepeatError, RepeatWarning, plan
-    from .session import INTERCEPTOR_KEY
 
-    interceptor = item.stash.get(INTERCEPTOR_KEY, None)
-    if interceptor is None:
-        return None
     try:
         repetitions, warning = plan(item, interceptor.cassette, item.config.getoption("llm_repeat", None))
     except RepeatError as exc:
@@ -906,28 +842,18 @@ def _repeat_plan(item: pytest.Item) -> Any:
         pytest.fail(problem, pytrace=False)
     if warning:
         warnings.warn(RepeatWarning(warning), stacklevel=1)
-    if repetitions is None:
-        return None
-    ctx = current()
-    if ctx is not None:
-        ctx.repetitions = repetitions.count
-    repetitions.start(1, ctx)
+    if repetitions is not None:
+        repetitions.begin(current())
     return repetitions
 
 
 def _repeat_rest(item: pytest.Item, repetitions: Any) -> None:
-    """Repetitions 2..N of the body (``item.runtest()``, so async tests and pyfunc plugins work)."""
+    """Repetitions 2..N of the body; one served another repetition's responses fails the test."""
     __tracebackhide__ = True
-    from .context import current
     from .repeat import RepeatError
 
-    ctx = current()
     try:
-        repetitions.check(ctx)
-        for episode in range(2, repetitions.count + 1):
-            repetitions.start(episode, ctx)
-            item.runtest()
-            repetitions.check(ctx)
+        repetitions.run_rest(item, current())
     except RepeatError as exc:
         problem = str(exc)
     else:
@@ -937,11 +863,12 @@ def _repeat_rest(item: pytest.Item, repetitions: Any) -> None:
 
 def _datasets_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     """``llm datasets``: the change of each metric over the cases of a parametrized test, paired."""
-    from .datasets import dataset_changes, summary_lines
-
-    run = config.stash.get(BASELINE_KEY, None)
+    lazy = config.stash.get(BASELINE_KEY, None)
+    run = lazy.value if lazy is not None else None
     if run is None or not run.verdicts:
         return
+    from .datasets import dataset_changes, summary_lines
+
     lines = summary_lines(dataset_changes(run.results(), run.stat), verbose=config.get_verbosity() > 0)
     if not lines:
         return
@@ -951,7 +878,7 @@ def _datasets_terminal_summary(terminalreporter: Any, config: pytest.Config) -> 
 
 
 # -- production loop: last-run record for review, review labels, shadow runs (issue #13) -----------
-LAST_RUN_CALLS_KEY = pytest.StashKey["RunCalls"]()
+LAST_RUN_CALLS_KEY = pytest.StashKey["Lazy[RunCalls]"]()
 SHADOW_KEY = pytest.StashKey["ShadowRun"]()
 _SHADOW_IGNORED_KEY = pytest.StashKey[str]()
 
@@ -959,16 +886,11 @@ _SHADOW_IGNORED_KEY = pytest.StashKey[str]()
 def _configure_production_loop(config: pytest.Config) -> None:
     """The answers of each test's calls for ``last_run.json`` (only when pytest's cache is on), and the
     ``--llm-shadow`` challenger (live runs only), each with its xdist channel."""
-    from .xdist import Channel
-
     session = config.stash[SESSION_KEY]
     if config.pluginmanager.hasplugin("cacheprovider"):
-        from .lastrun import RunCalls
-
-        calls = RunCalls(session)
-        config.stash[LAST_RUN_CALLS_KEY] = calls
-        session.listeners.append(calls.on_exchange)
-        session.channels.register(Channel("last_run_calls", calls.collect, calls.merge))
+        calls = config.stash[LAST_RUN_CALLS_KEY] = Lazy(lambda: _run_calls(session))
+        session.listeners.append(lambda exchange, item: calls.get().on_exchange(exchange, item))
+        session.channels.register(calls.channel("last_run_calls"))
     spec = config.getoption("llm_shadow", None)
     if not spec:
         return
@@ -981,13 +903,19 @@ def _configure_production_loop(config: pytest.Config) -> None:
     if not session.settings.live:
         config.stash[_SHADOW_IGNORED_KEY] = spec
         return
-    usage = config.stash.get(USAGE_KEY, None)
+    usage = config.stash[USAGE_KEY].get() if USAGE_KEY in config.stash else None
     shadow = ShadowRun(spec, session.settings, pricing=usage.log.pricing if usage else None,
                        budget=usage.log.budget if usage else None)
     shadow.start()
     config.stash[SHADOW_KEY] = shadow
     session.send_checks.append(shadow.send_check)
     session.channels.register(Channel("shadow", shadow.collect, shadow.merge))
+
+
+def _run_calls(session: LLMSession) -> RunCalls:
+    from .lastrun import RunCalls
+
+    return RunCalls(session)
 
 
 def _production_loop_unconfigure(config: pytest.Config) -> None:
@@ -1006,27 +934,27 @@ def _shadow_header(config: pytest.Config) -> list[str]:
 
 
 def _shadow_teardown(item: pytest.Item) -> None:
-    shadow = item.config.stash.get(SHADOW_KEY, None)
-    if shadow is not None:
-        shadow.finish_test(item)
+    if SHADOW_KEY in item.config.stash:
+        item.config.stash[SHADOW_KEY].finish_test(item)
 
 
 def _production_loop_sessionfinish(session: pytest.Session) -> None:
     """Controller (or a run without xdist): write ``.pytest_cache/v/llmops/last_run.json`` for review."""
-    from .lastrun import build_last_run, write_last_run
-    from .xdist import is_worker
-
     config = session.config
     cache = getattr(config, "cache", None)
-    run = config.stash.get(BASELINE_KEY, None)
-    calls = config.stash.get(LAST_RUN_CALLS_KEY, None)
-    if cache is None or run is None or calls is None or is_worker(config):
+    baseline = config.stash.get(BASELINE_KEY, None)
+    lazy_calls = config.stash.get(LAST_RUN_CALLS_KEY, None)
+    if cache is None or baseline is None or lazy_calls is None or is_worker(config):
         return
-    if session.exitstatus == pytest.ExitCode.INTERRUPTED or not (run.verdicts or run.snapshot_verdicts or calls.tests):
+    run, calls = baseline.value, lazy_calls.value
+    scored = run is not None and bool(run.verdicts or run.snapshot_verdicts)
+    if session.exitstatus == pytest.ExitCode.INTERRUPTED or not (scored or (calls is not None and calls.tests)):
         return
+    from .lastrun import build_last_run, write_last_run
+
     llm = config.stash[SESSION_KEY]
     try:
-        write_last_run(cache, build_last_run(run, calls, llm.settings, llm.session_id))
+        write_last_run(cache, build_last_run(baseline.get(), calls, llm.settings, llm.session_id))
     except Exception as exc:  # noqa: BLE001 - the record is a convenience: say so, never fail the run
         terminal = config.pluginmanager.get_plugin("terminalreporter")
         if terminal is not None:
@@ -1034,27 +962,21 @@ def _production_loop_sessionfinish(session: pytest.Session) -> None:
 
 
 def _reviews_for(config: pytest.Config) -> Any:
-    from .review import REVIEWS_FILE, Reviews, ReviewsError
+    """The decisions beside the baseline (``llm-reviews.json``), if there is a readable file."""
+    if BASELINE_KEY not in config.stash or not config.stash[SESSION_KEY].settings.reviews_path.exists():
+        return None
+    from .review import read_reviews
 
-    run = config.stash.get(BASELINE_KEY, None)
-    if run is None:
-        return None
-    path = run.baseline.path.parent / REVIEWS_FILE
-    if not path.exists():
-        return None
-    try:
-        return Reviews.load(path)
-    except ReviewsError:
-        return None
+    return read_reviews(config.stash[SESSION_KEY].settings.reviews_path)
 
 
 def _production_loop_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    from .review import summary_lines
-
     reviews = _reviews_for(config)
-    run = config.stash.get(BASELINE_KEY, None)
-    if reviews is not None and run is not None:
-        lines = summary_lines(reviews, sorted({v.test for v in run.results()}))
+    if reviews is not None:
+        from .review import summary_lines
+
+        run = config.stash[BASELINE_KEY].value
+        lines = summary_lines(reviews, sorted({v.test for v in run.results()}) if run is not None else [])
         if lines:
             terminalreporter.write_sep("=", "llm reviews")
             for line in lines:
@@ -1068,11 +990,11 @@ def _production_loop_terminal_summary(terminalreporter: Any, config: pytest.Conf
 
 def _production_loop_html(config: pytest.Config) -> list[str]:
     """``--llm-html`` sections: human labels beside the scores and their agreement; the shadow."""
-    from .review import html_section
-
     sections = []
     reviews = _reviews_for(config)
     if reviews is not None:
+        from .review import html_section
+
         sections.append(html_section(reviews))
     shadow = config.stash.get(SHADOW_KEY, None)
     if shadow is not None:

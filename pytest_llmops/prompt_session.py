@@ -17,7 +17,7 @@ Plain objects; ``plugin.py`` wires them to pytest (section ``# -- prompts``). Se
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,13 +32,7 @@ from .prompts import (
 )
 from .settings import Settings
 
-__all__ = ["MARKER_HELP", "PromptParam", "PromptsFixture", "SessionPromptError", "SessionPrompts", "marker_args"]
-
-MARKER_HELP = (
-    "llm_prompt(name, versions=None): the test runs once per listed version of prompt `name` "
-    "(ids like name@v2), or with the latest version without `versions`; the `llm_prompt` fixture gives "
-    "that run's Prompt, and the test's scores carry its lineage (docs/prompts.md)."
-)
+__all__ = ["PromptParam", "PromptsFixture", "SessionPromptError", "SessionPrompts", "marker_args", "version_params"]
 
 
 class SessionPromptError(Exception):
@@ -80,6 +74,21 @@ def marker_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, lis
     ):
         raise ValueError(f"versions must be a non-empty list of version names like [\"v1\", \"v2\"], got {versions!r}")
     return args[0], list(dict.fromkeys(versions))
+
+
+def version_params(nodeid: str, marker: Any, fixturenames: Collection[str]) -> list[PromptParam] | None:
+    """The runs of a test marked ``llm_prompt(name, versions=[...])``: one ``PromptParam`` per version
+    (None without ``versions``: one run, the latest). ValueError says what is wrong with the marker."""
+    try:
+        name, versions = marker_args(marker.args, marker.kwargs)
+    except ValueError as exc:
+        raise ValueError(f"{nodeid}: @pytest.mark.llm_prompt: {exc}") from None
+    if "llm_prompt" not in fixturenames:
+        raise ValueError(
+            f"{nodeid}: @pytest.mark.llm_prompt({name!r}) gives the test its prompt through "
+            f"the `llm_prompt` fixture, which the test does not take: add llm_prompt to its arguments."
+        )
+    return None if versions is None else [PromptParam(name, version) for version in versions]
 
 
 class PromptsFixture:

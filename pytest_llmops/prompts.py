@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .context import current as _current_test
 from .errors import LLMOpsError
+from .settings import PROMPT_LOCK_NAME
 
 if TYPE_CHECKING:  # pragma: no cover
     import yaml
@@ -62,7 +63,7 @@ __all__ = [
 #: ``max_tokens`` sent to Anthropic when the prompt's params name none (the API requires it).
 ANTHROPIC_DEFAULT_MAX_TOKENS = 1024
 #: File name of the lock file inside the prompt directory.
-DEFAULT_LOCK_NAME = "prompts.lock"
+DEFAULT_LOCK_NAME = PROMPT_LOCK_NAME
 #: The command-line option that re-locks prompts after review (wired in the plugin).
 LOCK_OPTION = "--llm-lock-prompts"
 #: Provider shapes understood by :meth:`Prompt.call_kwargs`.

@@ -89,6 +89,23 @@ class Repetitions:
             ctx.episode_counts.clear()
             self._first_exchange = len(ctx.exchanges)
 
+    def begin(self, ctx: Any) -> None:
+        """Repetition 1 begins; the test's context learns how many repetitions there are."""
+        if ctx is not None:
+            ctx.repetitions = self.count
+        self.start(1, ctx)
+
+    def run_rest(self, item: Any, ctx: Any) -> None:
+        """After repetition 1 of the body passed: check it, then run repetitions 2..N
+        (``item.runtest()``, so async tests and pyfunc plugins work), each checked. A failing
+        repetition's exception propagates; RepeatError if one was served another's responses."""
+        __tracebackhide__ = True
+        self.check(ctx)
+        for episode in range(2, self.count + 1):
+            self.start(episode, ctx)
+            item.runtest()
+            self.check(ctx)
+
     def check(self, ctx: Any) -> None:
         """After a replayed repetition: every response it was served was recorded in that repetition."""
         if self.recording or ctx is None:

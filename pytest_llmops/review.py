@@ -51,11 +51,11 @@ from typing import Any, TextIO
 
 from .answers import Answer, text_diff
 from .lastrun import LastRunError, find_last_run, load_last_run
+from .settings import REVIEWS_FILE
 
 __all__ = ["REVIEWS_FILE", "Agreement", "Item", "Reviews", "ReviewsError", "accept_test", "agreement", "choose_items",
-           "html_section", "summary_lines"]
+           "html_section", "read_reviews", "summary_lines"]
 
-REVIEWS_FILE = "llm-reviews.json"
 REVIEWS_VERSION = 1
 CHANGED_SCORES = ("regressed", "improved", "new", "missing")
 CHANGED_SNAPSHOTS = ("changed", "new")
@@ -526,6 +526,15 @@ def agreement(decisions: Iterable[Mapping[str, Any]]) -> list[Agreement]:
 
 def _kappa_text(kappa: float | None) -> str:
     return "n/a" if kappa is None else f"{kappa:.2f}"
+
+
+def read_reviews(path: Path) -> Reviews | None:
+    """The decisions for pytest's terminal summary and ``--llm-html`` report: None if the file
+    cannot be read (``python -m pytest_llmops review`` says why)."""
+    try:
+        return Reviews.load(path)
+    except ReviewsError:
+        return None
 
 
 def summary_lines(reviews: Reviews, tests: Iterable[str] = ()) -> list[str]:

@@ -15,15 +15,17 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .cassette import Cassette, CassetteStore, recorded_with
 from .context import current
 from .settings import Settings
-from .transport import Exchange, Interceptor
 from .xdist import Channels
+
+if TYPE_CHECKING:  # imported when a test first activates a cassette: a session without one never does
+    from .cassette import Cassette, CassetteStore
+    from .transport import Exchange, Interceptor  # noqa: F401 - Interceptor: the type of INTERCEPTOR_KEY
 
 __all__ = ["LLMSession", "TestOutcome", "cassette_path"]
 
@@ -65,6 +67,16 @@ class TestOutcome:
     assertion_failed: bool = False
     miss_shown: bool = False  # the test failed with a CassetteMiss, so the user saw it
 
+    def record(self, report: Any, excinfo: Any) -> None:
+        """The call phase's report (``pytest_runtest_makereport``) and exception info, if any."""
+        from .errors import CassetteMiss
+
+        self.ran = True
+        self.passed = report.passed
+        if excinfo is not None:
+            self.assertion_failed = excinfo.errisinstance(AssertionError)
+            self.miss_shown = excinfo.errisinstance(CassetteMiss)
+
 
 class LLMSession:
     """Session-wide state of the plugin (one per pytest run, one per xdist worker)."""
@@ -72,13 +84,22 @@ class LLMSession:
     def __init__(self, settings: Settings, session_id: str | None = None) -> None:
         self.settings = settings
         self.session_id = session_id or uuid.uuid4().hex[:12]
-        self.store = CassetteStore()
+        self._store: CassetteStore | None = None
         self.listeners: list[Callable[[Exchange, Any], None]] = []
         #: Callables ``(request, item)`` run before each live request is sent; one that raises stops
         #: the call, and the test's recording is then not saved (``--llm-budget``).
         self.send_checks: list[Callable[[Any, Any], None]] = []
         self.cassettes_used: set[Path] = set()
         self.channels = Channels()
+
+    @property
+    def store(self) -> CassetteStore:
+        """The session's parsed cassettes (made on first use)."""
+        if self._store is None:
+            from .cassette import CassetteStore
+
+            self._store = CassetteStore()
+        return self._store
 
     def relative(self, path: Path) -> str:
         with contextlib.suppress(ValueError):
@@ -89,6 +110,8 @@ class LLMSession:
         return f"pytest --llm-live '{item.nodeid}'"
 
     def open_cassette(self, item: Any) -> Cassette:
+        from .cassette import Cassette
+
         marker = item.get_closest_marker("llm")
         name = marker.kwargs.get("cassette") if marker is not None else None
         path, shared = cassette_path(self.settings, item, name)
@@ -109,6 +132,8 @@ class LLMSession:
     @contextlib.contextmanager
     def activate(self, item: Any, outcome: TestOutcome) -> Iterator[Cassette]:
         """The test's cassette, with the transport patched while the test runs."""
+        from .transport import Interceptor
+
         cassette = self.open_cassette(item)
         interceptor = Interceptor(
             cassette,
@@ -151,6 +176,8 @@ class LLMSession:
             if not cassette.recorded and not cassette.path.exists():
                 return  # the test made no provider call (or all were faulted): no empty file
             if outcome.ran and (outcome.passed or outcome.assertion_failed):
+                from .cassette import recorded_with
+
                 self.store.forget(cassette.path)
                 cassette.save(self.session_id, {"recorded_with": recorded_with()})
             elif cassette.recorded:
@@ -168,4 +195,4 @@ class LLMSession:
             )
 
 
-INTERCEPTOR_KEY = pytest.StashKey[Interceptor]()
+INTERCEPTOR_KEY = pytest.StashKey["Interceptor"]()

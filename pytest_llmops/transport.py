@@ -26,16 +26,13 @@ from .cassette import Cassette, Interaction, provider_of
 from .errors import LiveModeError, sdk_compatible
 from .matching import parse_body
 from .scrubbing import Scrubber
+from .settings import KEY_VARIABLES, MISSING_KEY
 
 if TYPE_CHECKING:
     import httpx2
     import pytest
 
 __all__ = ["Exchange", "Interceptor", "scrubbed_interaction"]
-
-KEY_VARIABLES = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
-#: Put in a provider's key variable when it is unset, so clients can be built; never sent live.
-MISSING_KEY = "pytest-llmops-no-key"
 
 
 @dataclass

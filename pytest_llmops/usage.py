@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 from .errors import LiveModeError, sdk_compatible
 from .pricing import PricingTable, TokenCounts
 
-__all__ = ["RECORD_KEYS", "Budget", "ResponseFacts", "Usage", "UsageLog", "call_record", "parse_response"]
+__all__ = ["RECORD_KEYS", "Budget", "ResponseFacts", "Usage", "UsageLog", "UsageState", "call_record", "parse_response"]
 
 #: The per-call log schema (design.md), in order; the plugin's extra keys follow.
 RECORD_KEYS = (
@@ -613,3 +613,68 @@ class UsageLog:
     def merge(self, data: Mapping[str, Any]) -> None:
         self.records.extend(data.get("records") or [])
         self.refused += int(data.get("refused") or 0)
+
+
+class UsageState:
+    """The run's usage log, and where to report it (``plugin.py`` makes it on first use: a session
+    whose tests make no provider call never reads the price table)."""
+
+    def __init__(self, log: UsageLog, report_path: Path | None, budget_usd: float | None) -> None:
+        self.log = log
+        self.report_path = report_path
+        self.budget_usd = budget_usd  # --llm-budget of a live run (None otherwise)
+        self.report_written: str | None = None
+
+    @classmethod
+    def start(cls, *, rootpath: Path, pricing_file: str, budget_usd: float | None, live: bool,
+              ledger: Path | None, report_path: Path | None) -> UsageState:
+        """The price table (built in, with ``llm_pricing`` relative to ``rootpath`` merged over it:
+        ``PricingError`` if it cannot be read), the budget of a live run (``ledger``: the file the
+        xdist workers share), an empty log."""
+        from .pricing import load_pricing
+
+        user_file = None
+        if pricing_file:
+            user_file = Path(pricing_file)
+            user_file = user_file if user_file.is_absolute() else rootpath / user_file
+        pricing = load_pricing(user_file)
+        budget = Budget(budget_usd, ledger) if budget_usd is not None and live else None
+        return cls(UsageLog(pricing, budget), report_path, budget_usd if live else None)
+
+    # the session's listener and xdist channel
+    def on_exchange(self, exchange: Any, item: Any = None) -> None:
+        self.log.on_exchange(exchange, item)
+
+    def collect(self) -> dict[str, Any]:
+        return self.log.collect()
+
+    def merge(self, data: Mapping[str, Any]) -> None:
+        self.log.merge(data)
+
+    def finish(self, report_option: str, session_id: str) -> None:
+        """Controller (or a run without xdist): write the per-call log (``--llm-report``); drop the
+        budget's ledger."""
+        import contextlib
+
+        from .report import write_usage_jsonl
+
+        if self.report_path is not None:
+            write_usage_jsonl(self.report_path, self.log.records)
+            self.report_written = report_option
+        if self.budget_usd is not None:
+            with contextlib.suppress(OSError):
+                ledger_path(session_id).unlink()
+
+    def summary_lines(self) -> list[str]:
+        """The ``llm usage`` section of the terminal summary."""
+        from .report import usage_summary_lines
+
+        pricing = self.log.pricing
+        return usage_summary_lines(
+            self.log.records,
+            prices_as_of=pricing.as_of,
+            price_overrides=bool(pricing.overrides),
+            budget_usd=self.budget_usd,
+            refused=self.log.refused_calls,
+            report_path=self.report_written,
+        )

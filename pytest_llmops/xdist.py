@@ -25,7 +25,7 @@ def is_worker(config: Any) -> bool:
 @dataclass
 class Channel:
     name: str
-    collect: Callable[[], Any]  # on a worker: this worker's data, as builtins
+    collect: Callable[[], Any]  # on a worker: this worker's data, as builtins (None: nothing to send)
     merge: Callable[[Any], None]  # on the controller: add one worker's data
 
 
@@ -39,13 +39,15 @@ class Channels:
         self._channels[channel.name] = channel
 
     def publish(self, config: Any) -> None:
-        """On a worker, at session finish: hand every channel's data to xdist."""
+        """On a worker, at session finish: hand every channel's data to xdist (a channel whose
+        ``collect`` returns None has nothing to send: the worker never used that feature)."""
         if is_worker(config):
-            config.workeroutput[_KEY] = {name: c.collect() for name, c in self._channels.items()}
+            data = {name: c.collect() for name, c in self._channels.items()}
+            config.workeroutput[_KEY] = {name: value for name, value in data.items() if value is not None}
 
     def receive(self, workeroutput: dict[str, Any]) -> None:
         """On the controller, when a worker finishes: merge its data."""
         for name, data in workeroutput.get(_KEY, {}).items():
             channel = self._channels.get(name)
-            if channel is not None:
+            if channel is not None and data is not None:
                 channel.merge(data)

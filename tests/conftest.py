@@ -20,6 +20,26 @@ import yaml  # noqa: F401
 # imported, so each run would import the SDKs again (about a second each), and libyaml's C parser
 # would build nodes of a stale module's classes ("could not determine a constructor for the tag").
 
+# The plugin imports its feature modules only when a session uses the feature; import them here, once,
+# for the same reason: else each in-process run would import them again, and a run could patch a
+# module a previous run left behind as an attribute of the package (``from . import assertions``)
+# while the test gets a fresh one (the shadow's scorers).
+import pytest_llmops.assertions
+import pytest_llmops.audit
+import pytest_llmops.baseline
+import pytest_llmops.datasets
+import pytest_llmops.faults
+import pytest_llmops.htmlreport
+import pytest_llmops.judge
+import pytest_llmops.lastrun
+import pytest_llmops.prompt_session
+import pytest_llmops.repeat
+import pytest_llmops.report
+import pytest_llmops.review
+import pytest_llmops.schema
+import pytest_llmops.shadow
+import pytest_llmops.transport
+import pytest_llmops.usage  # noqa: F401
 from pytest_llmops.loopback import LoopbackProvider
 
 TESTS = Path(__file__).parent
