@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import LLMOpsError
+from .scores import format_change, format_score
 from .stats import Interval, StatSettings, summarize
 
 __all__ = [
@@ -109,19 +110,11 @@ def show_regression(report: Any, verdicts: Sequence[Verdict], location: tuple[st
 
 
 # -- numbers ---------------------------------------------------------------------------------------
-def _num(value: float | None) -> str:
-    """A score as people read it: 0.92, 4, 0.8333 (never 0.9200000000000002)."""
-    if value is None:
-        return "?"
-    text = f"{value:.4f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
+_num = format_score
 
 
 def _delta(value: float) -> str:
-    text = _num(abs(value))
-    if text == "0":
-        return "±0"
-    return ("+" if value > 0 else "-") + text
+    return format_change(value, zero="±0")
 
 
 def _round(value: float) -> float:
@@ -489,10 +482,7 @@ class Verdict:
 BaselineVerdict = Verdict
 
 
-def _signed(value: float) -> str:
-    """A change with its sign: +0.03, -0.2, 0."""
-    text = _num(abs(value))
-    return "0" if text == "0" else ("+" if value > 0 else "-") + text
+_signed = format_change
 
 
 def _samples_text(n: int, sd: float | None) -> str:

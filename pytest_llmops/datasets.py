@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .scores import format_change, format_score
 from .stats import Interval, StatSettings, paired, summarize
 
 __all__ = ["DatasetChange", "dataset_changes", "split_case", "summary_lines"]
@@ -133,16 +134,7 @@ def _key_order(key: str) -> tuple[str, int]:
     return (metric, int(ordinal)) if sep and ordinal.isdigit() else (key, 1)
 
 
-def _num(value: float | None) -> str:
-    if value is None:
-        return "?"
-    text = f"{value:.4f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
-
-
-def _signed(value: float) -> str:
-    text = _num(abs(value))
-    return "0" if text == "0" else ("+" if value > 0 else "-") + text
+_num, _signed = format_score, format_change
 
 
 _MARKUP = {"worse": {"red": True, "bold": True}, "better": {"green": True}, "within noise": {}, "unchanged": {},

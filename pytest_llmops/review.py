@@ -220,12 +220,9 @@ def _relative(path: Path, root: Path) -> str:
 
 # -- showing one item ---------------------------------------------------------------------------------
 def _num(value: Any) -> str:
-    if value is None:
-        return "?"
-    if isinstance(value, (int, float)):
-        text = f"{value:.4f}".rstrip("0").rstrip(".")
-        return "0" if text in ("-0", "") else text
-    return str(value)
+    from .scores import format_score
+
+    return format_score(value) if value is None or isinstance(value, (int, float)) else str(value)
 
 
 def _old_value(verdict: Mapping[str, Any]) -> Any:

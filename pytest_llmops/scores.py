@@ -20,7 +20,7 @@ from typing import Any
 
 from .context import current
 
-__all__ = ["Score", "merge_scores", "record_score"]
+__all__ = ["Score", "format_change", "format_score", "merge_scores", "record_score"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,20 @@ class Score:
     def unscored(cls, metric: str, reason: str, **kwargs: Any) -> Score:
         kwargs.setdefault("unscored_samples", 1)
         return cls(metric=metric, value=None, reason=reason, **kwargs)
+
+
+def format_score(value: float | None) -> str:
+    """A score as people read it: 0.92, 4, 0.8333 (never 0.9200000000000002); ``?`` when unscored."""
+    if value is None:
+        return "?"
+    text = f"{value:.4f}".rstrip("0").rstrip(".") if abs(value) < 1e6 else f"{value:.3g}"
+    return "0" if text in ("-0", "") else text
+
+
+def format_change(value: float, zero: str = "0") -> str:
+    """A change with its sign: +0.03, -0.2, and ``zero`` for no change."""
+    text = format_score(abs(value))
+    return zero if text == "0" else ("+" if value > 0 else "-") + text
 
 
 def _check_number(metric: str, value: float, where: str = "") -> float:

@@ -27,6 +27,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .scores import format_change, format_score
+
 __all__ = [
     "METHODS",
     "Interval",
@@ -260,16 +262,7 @@ def _percent(confidence: float) -> str:
     return f"{text}%"
 
 
-def _short_number(value: float) -> str:
-    text = f"{value:.4f}".rstrip("0").rstrip(".") if abs(value) < 1e6 else f"{value:.3g}"
-    return "0" if text in ("-0", "") else text
-
-
-def _signed(value: float) -> str:
-    text = _short_number(abs(value))
-    if text == "0":
-        return "0"
-    return ("+" if value > 0 else "-") + text
+_short_number, _signed = format_score, format_change
 
 
 def _p_text(p: float) -> str:
